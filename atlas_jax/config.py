@@ -1,0 +1,107 @@
+"""Structured (dataclass) configs behind the Hydra YAML groups in `conf/`.
+
+Every YAML option names its schema in its defaults list (`- base_cnn`), so a key
+that the schema lacks or a value of the wrong type fails when Hydra composes the
+config, before any work starts. Each field's comment says what it sets and its unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"  # dataset from the registry: digits, breast_cancer, wine, idx, csv
+    path: Optional[str] = None  # folder (idx) or file (csv) for file-backed datasets
+    target_column: Optional[str] = None  # csv only: label column name (default: the last column)
+    val_fraction: float = 0.15  # fraction of all examples held out for validation
+    test_fraction: float = 0.2  # fraction of all examples held out for the final test
+    split_seed: int = 0  # seed of the stratified train/val/test split
+    standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
+    max_examples: Optional[int] = None  # stratified subsample of the whole dataset, for quick runs
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # model from the registry (see `atlas_jax.models.MODELS`)
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    name: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [256, 128])  # width of each hidden layer
+    dropout: float = 0.1  # dropout rate after each hidden layer
+    activation: str = "gelu"  # relu, gelu, silu or tanh
+
+
+@dataclass
+class CNNConfig(ModelConfig):
+    name: str = "cnn"
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # output channels of each conv block
+    kernel_size: int = 3  # square convolution kernel, in pixels
+    pool: bool = True  # 2x2 average pooling after each block whose output is at least 4x4
+    dense: int = 128  # width of the hidden dense layer before the classifier
+    dropout: float = 0.1  # dropout rate before the classifier
+    activation: str = "relu"  # relu, gelu, silu or tanh
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw, adam, sgd (with momentum) or lamb
+    learning_rate: float = 3e-3  # peak learning rate
+    weight_decay: float = 1e-4  # decoupled weight decay (adamw, lamb) or L2 (sgd)
+    momentum: float = 0.9  # sgd momentum, or adam's b1
+    schedule: str = "cosine"  # constant, cosine or linear decay after warmup
+    warmup_steps: int = 100  # linear warmup length, in optimizer steps
+    end_lr_ratio: float = 0.0  # final learning rate as a fraction of the peak
+    grad_clip_norm: Optional[float] = 1.0  # clip the global gradient norm to this; null disables
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # total optimizer steps
+    batch_size: int = 128  # examples per optimizer step
+    eval_batch_size: int = 1024  # examples per evaluation step
+    eval_every: int = 250  # run validation every this many steps
+    log_every: int = 50  # write train metrics every this many steps
+    checkpoint_every: int = 250  # save a checkpoint every this many steps
+    keep_checkpoints: int = 2  # number of most recent checkpoints kept on disk
+    seed: int = 0  # seed for initialisation, data order and dropout
+    resume: bool = True  # continue from the newest checkpoint in the run folder
+    progress: bool = True  # print a progress bar with loss, examples/s and ETA
+
+
+@dataclass
+class Config:
+    task: str = "train"  # what runs: a module name under atlas_jax.tasks
+    name: str = "digits_cnn"  # run name; the run folder is runs/<name>/<overrides>
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Any = MISSING  # one of the model/ group options; its schema is chosen there
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def register_configs() -> None:
+    """Register every schema in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    cs.store(group="data", name="base_data", node=DataConfig)
+    cs.store(group="model", name="base_mlp", node=MLPConfig)
+    cs.store(group="model", name="base_cnn", node=CNNConfig)
+    cs.store(group="optim", name="base_optim", node=OptimConfig)
+    cs.store(group="train", name="base_train", node=TrainConfig)
+
+
+def to_dataclass(schema: type, node: Any) -> Any:
+    """Build dataclass `schema` from an OmegaConf node or dict, ignoring keys it lacks."""
+    from omegaconf import OmegaConf
+
+    values = OmegaConf.to_container(node, resolve=True) if not isinstance(node, dict) else node
+    names = {f.name for f in dataclasses.fields(schema)}
+    return schema(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,90 @@
+"""The `atlas` command: compose a Hydra config and run its task into a run folder.
+
+    atlas                                   # the default experiment (CNN on digits)
+    atlas experiment=NAME key=value ...     # another experiment, with overrides
+    atlas -m optim.learning_rate=1e-3,3e-3  # one run folder per value
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def config_dir() -> Path:
+    """Locate the YAML configs: inside the installed package, else the source tree's `conf/`."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "conf", package_dir.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"atlas_jax configs not found in {package_dir / 'conf'} or {package_dir.parent / 'conf'}; "
+        "reinstall the package with `pip install .`"
+    )
+
+
+def group_options(conf: Path, group: str) -> list[str]:
+    """Names of the YAML options of config group `group` (nested groups use '/')."""
+    folder = conf / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def check_group_overrides(argv: list[str], conf: Path) -> str | None:
+    """Return a one-line error for a `group=option` override naming a missing option, else None.
+
+    Hydra's own message for this spans several lines; engineers scanning a log
+    want the valid names on the line that reports the mistake.
+    """
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if "." in key or key.startswith("hydra") or not (conf / key).is_dir():
+            continue
+        valid = group_options(conf, key)
+        for option in value.split(","):  # multirun sweeps list several options
+            if option and option != "null" and option not in valid:
+                return f"error: unknown {key} '{option}'; valid {key} options: {', '.join(valid)}"
+    return None
+
+
+def main() -> None:
+    """Console entry point of `atlas`."""
+    import hydra
+    from omegaconf import DictConfig
+
+    from atlas_jax.config import register_configs
+
+    conf = config_dir()
+    message = check_group_overrides(sys.argv[1:], conf)
+    if message:
+        print(message, file=sys.stderr)
+        sys.exit(2)
+    register_configs()
+
+    @hydra.main(config_path=str(conf), config_name="config", version_base="1.3")
+    def _run(cfg: DictConfig) -> float | None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from atlas_jax.errors import AtlasError
+        from atlas_jax.tasks import run_task
+
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            summary = run_task(cfg, run_dir)
+        except AtlasError as error:
+            logger.error("%s", error)
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
+        # Hydra sweepers minimise the returned value; report the task's headline number.
+        return summary.get("objective") if isinstance(summary, dict) else None
+
+    _run()
+
+
+if __name__ == "__main__":
+    main()
