@@ -60,6 +60,11 @@ def main() -> None:
     from atlas_jax.config import register_configs
 
     conf = config_dir()
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        from atlas_jax.cli_help import help_text
+
+        print(help_text(conf), end="")
+        return
     message = check_group_overrides(sys.argv[1:], conf)
     if message:
         print(message, file=sys.stderr)

@@ -72,3 +72,11 @@ def test_multirun_makes_one_folder_per_value(tmp_path):
     names = sorted(p.parent.name for p in summaries)
     assert "optim.learning_rate=0.001" in names[0]
     assert "optim.learning_rate=0.003" in names[1]
+
+
+def test_help_lists_groups_and_key_meanings(tmp_path):
+    result = run_atlas(["--help"], tmp_path, timeout=60)
+    assert result.returncode == 0
+    assert "model        cnn, mlp" in result.stdout
+    assert "train.steps" in result.stdout and "total optimizer steps" in result.stdout
+    assert "model.kernel_size" in result.stdout and "in pixels" in result.stdout
