@@ -80,3 +80,14 @@ def test_help_lists_groups_and_key_meanings(tmp_path):
     assert "model        cnn, mlp" in result.stdout
     assert "train.steps" in result.stdout and "total optimizer steps" in result.stdout
     assert "model.kernel_size" in result.stdout and "in pixels" in result.stdout
+
+
+@pytest.mark.parametrize("overrides", [["data=breast_cancer", "model=mlp"], ["data=csv", "data.path=my.csv", "model=mlp"]])
+def test_readme_table_examples_drop_image_augmentation(overrides):
+    # The default experiment augments digits; a table chosen on the command line must not inherit that.
+    assert compose_config(overrides).data.augment_shift == 0
+
+
+def test_main_job_keeps_digits_augmentation():
+    assert compose_config([]).data.augment_shift == 1
+    assert compose_config(["experiment=digits_mlp"]).data.augment_shift == 0

@@ -47,7 +47,10 @@ def train_batches(split: Split, batch_size: int, seed: int, *, augment_shift: in
         )
     x, y = split.x, split.y
     if augment_shift and x.ndim != 4:
-        raise ConfigError(f"data.augment_shift needs images, but the features have shape {x.shape[1:]}")
+        raise ConfigError(
+            f"data.augment_shift={augment_shift} needs images, but the features have shape {x.shape[1:]}; "
+            "set data.augment_shift=0"
+        )
     dataset = (
         grain.MapDataset.range(len(split))
         .seed(seed)
