@@ -61,9 +61,21 @@ def versions() -> dict[str, str]:
 
 
 def _check_train_config(train: TrainConfig) -> None:
-    for key in ("steps", "batch_size", "eval_batch_size", "eval_every", "log_every", "checkpoint_every"):
+    for key in ("steps", "batch_size", "eval_batch_size", "eval_every", "log_every", "checkpoint_every", "keep_checkpoints"):
         if getattr(train, key) <= 0:
             raise ConfigError(f"train.{key} must be positive, got {getattr(train, key)}")
+    if train.seed < 0:
+        raise ConfigError(f"train.seed must be zero or positive, got {train.seed}")
+
+
+def _check_eval_splits(dataset: Dataset, data: DataConfig) -> None:
+    # An empty split would be reported as accuracy 0 and objective 1, which reads as a real result.
+    for split, key in (("val", "val_fraction"), ("test", "test_fraction")):
+        if len(getattr(dataset, split)) == 0:
+            raise ConfigError(
+                f"dataset '{dataset.name}' has no {split} examples (data.{key}={getattr(data, key)}); "
+                f"raise data.{key} so that each class contributes at least one {split} example"
+            )
 
 
 def train_and_evaluate(
@@ -101,6 +113,7 @@ def train_and_evaluate(
 
     # Stage 1: data, model, optimizer.
     dataset = dataset or load_dataset(data_cfg)
+    _check_eval_splits(dataset, data_cfg)
     model = create_model(cfg.model, dataset.feature_shape, dataset.num_classes, seed=train_cfg.seed)
     tx, schedule = create_optimizer(optim_cfg, train_cfg.steps)
     graphdef, rest, state = create_train_state(model, tx, train_cfg.seed)
@@ -152,9 +165,12 @@ def train_and_evaluate(
             if not (np.isfinite(loss) and np.isfinite(param_norm)):
                 checkpointer.wait()
                 what = f"training loss became {loss}" if not np.isfinite(loss) else f"parameter norm became {param_norm}"
+                kept = (
+                    f"The last good checkpoint is step {last_saved} in {checkpointer.directory}"
+                    if last_saved is not None else "No checkpoint had been saved yet"
+                )
                 raise NonFiniteLossError(
-                    f"{what} at step {step} (learning rate {float(schedule(step - 1)):.3g}); "
-                    f"stopped. The last good checkpoint is step {last_saved} in {checkpointer.directory}. "
+                    f"{what} at step {step} (learning rate {float(schedule(step - 1)):.3g}); stopped. {kept}. "
                     "Lower optim.learning_rate or set optim.grad_clip_norm, then rerun in a new run folder"
                 )
             progress.update(step, loss)

@@ -88,3 +88,28 @@ def test_on_eval_can_stop_training(tmp_path):
         train_and_evaluate(compose_config(SMOKE), tmp_path, on_eval=on_eval)
     assert seen and seen[0][0] == 2
     assert np.isfinite(seen[0][1])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.seed=-1", "train.seed must be zero or positive, got -1"),
+        ("train.keep_checkpoints=0", "train.keep_checkpoints must be positive, got 0"),
+        ("data.val_fraction=0", "no val examples"),
+        ("data.test_fraction=0", "no test examples"),
+    ],
+)
+def test_invalid_run_config_fails_before_training(tmp_path, override, message):
+    with pytest.raises(AtlasError, match=message):
+        train_and_evaluate(compose_config(SMOKE + [override]), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_nan_before_first_checkpoint_says_none_saved(tmp_path):
+    cfg = compose_config(SMOKE + ["optim=sgd", "optim.learning_rate=1e12", "optim.warmup_steps=0",
+                                  "optim.grad_clip_norm=null", "optim.schedule=constant", "train.steps=50",
+                                  "train.checkpoint_every=50"])
+    with pytest.raises(NonFiniteLossError) as info:
+        train_and_evaluate(cfg, tmp_path)
+    assert "No checkpoint had been saved yet" in str(info.value)
+    assert "step None" not in str(info.value)
