@@ -137,7 +137,8 @@ def train_and_evaluate(
         bookkeeping.update(extra["bookkeeping"])
         logger.info("resumed from checkpoint at step %d in %s", resumed_from, checkpointer.directory)
     start_step = int(state.step)
-    writer = MetricWriter(run_dir, resume_step=resumed_from, enabled=is_main)
+    # A fresh start (resume step 0) drops rows that an attempt killed before its first checkpoint wrote.
+    writer = MetricWriter(run_dir, resume_step=resumed_from or 0, enabled=is_main)
 
     def checkpoint(step: int) -> None:
         elapsed = bookkeeping["previous_wall_time_s"] + (time.perf_counter() - wall_start)

@@ -1,6 +1,7 @@
 """The training loop in-process: metrics, summary, NaN handling, run-folder guard."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -113,3 +114,27 @@ def test_nan_before_first_checkpoint_says_none_saved(tmp_path):
         train_and_evaluate(cfg, tmp_path)
     assert "No checkpoint had been saved yet" in str(info.value)
     assert "step None" not in str(info.value)
+
+
+def test_fresh_start_drops_rows_of_killed_attempt(tmp_path):
+    # An attempt that wrote metrics but no checkpoint (killed early, here: checkpoints deleted) restarts at step 0.
+    cfg = compose_config(SMOKE)
+    train_and_evaluate(cfg, tmp_path)
+    first = (tmp_path / "metrics.jsonl").read_text()
+    for step_folder in (tmp_path / "checkpoints").iterdir():
+        shutil.rmtree(step_folder)
+    train_and_evaluate(cfg, tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text().count('"split": "test"') == 1
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == len(first.splitlines())
+
+
+def test_damaged_checkpoint_error_keeps_older_ones(tmp_path):
+    cfg = compose_config(SMOKE)
+    train_and_evaluate(cfg, tmp_path)
+    (tmp_path / "summary.json").unlink()
+    for item in (tmp_path / "checkpoints" / "4").iterdir():
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    with pytest.raises(AtlasError, match=r"delete only .*checkpoints/4 and rerun to resume from step 2") as info:
+        train_and_evaluate(cfg, tmp_path)
+    assert "delete the folder" not in str(info.value)
+    assert Checkpointer(tmp_path, keep=2).all_steps() == [2, 4]
