@@ -21,7 +21,7 @@ from atlas_jax.train.checkpoint import Checkpointer
 from atlas_jax.train.metrics import MetricWriter, write_json
 from atlas_jax.train.optim import create_optimizer
 from atlas_jax.train.progress import Progress
-from atlas_jax.train.run_folder import check_run_config
+from atlas_jax.train.run_folder import check_run_config, lock_run_folder
 from atlas_jax.train.steps import count_params, create_train_state, make_eval_step, make_train_step
 
 logger = logging.getLogger(__name__)
@@ -100,11 +100,21 @@ def train_and_evaluate(
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite; the last good checkpoint is kept.
-        ConfigError, AtlasError: invalid config, data or run folder.
+        ConfigError, AtlasError: invalid config, data or run folder, or a run folder that another
+            process is training into.
     """
-    wall_start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() != 0:  # the processes of one multi-host run share the folder
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+    with lock_run_folder(run_dir):
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+
+
+def _train_and_evaluate(
+    cfg: DictConfig, run_dir: Path, *, on_eval: Optional[EvalCallback], dataset: Optional[Dataset]
+) -> dict[str, Any]:
+    wall_start = time.perf_counter()
     data_cfg = OmegaConf.to_object(cfg.data) if not isinstance(cfg.data, DataConfig) else cfg.data
     optim_cfg: OptimConfig = OmegaConf.to_object(cfg.optim)
     train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)

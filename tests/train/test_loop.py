@@ -138,3 +138,14 @@ def test_damaged_checkpoint_error_keeps_older_ones(tmp_path):
         train_and_evaluate(cfg, tmp_path)
     assert "delete the folder" not in str(info.value)
     assert Checkpointer(tmp_path, keep=2).all_steps() == [2, 4]
+
+
+def test_run_folder_in_use_is_rejected(tmp_path):
+    from atlas_jax.train.run_folder import lock_run_folder
+
+    with lock_run_folder(tmp_path):
+        with pytest.raises(AtlasError, match=rf"run folder {tmp_path} is in use by another process \(pid \d+\)"):
+            train_and_evaluate(compose_config(SMOKE), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+    with lock_run_folder(tmp_path):  # released on exit
+        pass
