@@ -91,3 +91,15 @@ def test_readme_table_examples_drop_image_augmentation(overrides):
 def test_main_job_keeps_digits_augmentation():
     assert compose_config([]).data.augment_shift == 1
     assert compose_config(["experiment=digits_mlp"]).data.augment_shift == 0
+
+
+@pytest.mark.multiprocess
+def test_multirun_continues_after_failed_job(tmp_path):
+    diverge = ["optim=sgd", "optim.grad_clip_norm=null", "optim.warmup_steps=0", "optim.schedule=constant"]
+    result = run_atlas(["-m", *FAST, *diverge, "optim.learning_rate=1e12,0.01"], tmp_path)
+    assert result.returncode == 1
+    assert "1 multirun job(s) failed" in result.stderr
+    assert "optim.learning_rate=1000000000000.0" in result.stderr.splitlines()[-1]
+    summaries = sorted(p.parent.name for p in (tmp_path / "multirun").rglob("summary.json"))
+    assert len(summaries) == 1
+    assert "optim.learning_rate=0.01" in summaries[0]
