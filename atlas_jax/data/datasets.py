@@ -110,7 +110,10 @@ def _load_idx(cfg: Any) -> _Raw:
         raise ConfigError("dataset 'idx' needs data.path: the folder with the four IDX files")
     folder = Path(cfg.path)
     if not folder.is_dir():
-        raise AtlasError(f"IDX folder not found: {folder}")
+        raise AtlasError(
+            f"IDX folder not found: {folder}; for Fashion-MNIST install Debian's dataset-fashion-mnist "
+            "package, or set data.path to a folder with the four MNIST-format files"
+        )
     arrays = {}
     for split in ("train", "t10k"):
         images = read_idx(_find_idx(folder, f"{split}-images-idx3-ubyte"))

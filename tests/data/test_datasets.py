@@ -186,3 +186,8 @@ def test_csv_error_line_numbers_count_blank_lines(tmp_path):
 def test_no_training_examples_names_class_count():
     with pytest.raises(ConfigError, match=r"10 examples in 10 classes"):
         load_dataset(DataConfig(name="digits", max_examples=5))
+
+
+def test_missing_idx_folder_says_how_to_get_it(tmp_path):
+    with pytest.raises(AtlasError, match=r"IDX folder not found: .*none; for Fashion-MNIST install .*dataset-fashion-mnist"):
+        load_dataset(DataConfig(name="idx", path=str(tmp_path / "none")))
