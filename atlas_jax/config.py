@@ -25,6 +25,7 @@ class DataConfig:
     split_seed: int = 0  # seed of the stratified train/val/test split
     standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
     max_examples: Optional[int] = None  # stratified subsample of the whole dataset, for quick runs
+    augment_shift: int = 0  # images only: random translation of training images, in pixels (0: off)
 
 
 @dataclass

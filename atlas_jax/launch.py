@@ -73,6 +73,8 @@ def main() -> None:
         from atlas_jax.errors import AtlasError
         from atlas_jax.tasks import run_task
 
+        # orbax logs every checkpoint step at INFO through absl; keep the run log readable.
+        logging.getLogger("absl").setLevel(logging.WARNING)
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         try:
             summary = run_task(cfg, run_dir)
