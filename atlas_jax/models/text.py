@@ -9,8 +9,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
+from atlas_jax.models.registry import register_model
 from atlas_jax.models.transformer import Encoder, LayerNorm, logical_param
-from atlas_jax.models.transformer_config import TextTransformerConfig
+from atlas_jax.config import TextTransformerConfig
 from atlas_jax.parallel import constrain
 
 PAD_ID = 0
@@ -29,14 +30,16 @@ class TextTransformer(nnx.Module):
         self.positions = logical_param(rngs, nnx.initializers.normal(0.02), (cfg.max_len, cfg.embed_dim), ("seq", "embed"))
         self.encoder = Encoder(cfg.depth, cfg.embed_dim, cfg.num_heads, cfg.mlp_dim, rngs=rngs)
         self.norm = LayerNorm(cfg.embed_dim, rngs=rngs)
+        self.dropout = nnx.Dropout(cfg.dropout)
         self.head = logical_param(rngs, nnx.initializers.zeros, (cfg.embed_dim, num_classes), ("embed", "classes"))
         self.head_bias = logical_param(rngs, nnx.initializers.zeros, (num_classes,), ("classes",))
 
-    def __call__(self, tokens: jax.Array) -> jax.Array:
-        """Classify sequences.
+    def __call__(self, tokens: jax.Array, *, dropout_key: jax.Array | None = None) -> jax.Array:
+        """Classify sequences; dropout is active only when `dropout_key` is given (training).
 
         Args:
             tokens: int32[batch, seq] token ids (float input is cast), 0 marks padding.
+            dropout_key: PRNG key for dropout, or None.
 
         Returns:
             float32[batch, num_classes] logits.
@@ -49,11 +52,14 @@ class TextTransformer(nnx.Module):
         h = self.norm(self.encoder(h, mask))
         weights = mask.astype(h.dtype)[..., None]
         pooled = (h * weights).sum(axis=1) / jnp.maximum(weights.sum(axis=1), 1.0)
+        rngs = nnx.Rngs(dropout=dropout_key) if dropout_key is not None else None
+        pooled = self.dropout(pooled, deterministic=dropout_key is None, rngs=rngs)
         return pooled @ self.head[...] + self.head_bias[...]
 
 
-def create_text_transformer(
-    cfg: TextTransformerConfig, input_shape: Sequence[int], num_classes: int, seed: int
+@register_model("text_transformer")
+def build_text_transformer(
+    cfg: TextTransformerConfig, input_shape: Sequence[int], num_classes: int, rngs: nnx.Rngs
 ) -> TextTransformer:
     """Build a text classifier for sequences of `input_shape[0]` tokens."""
-    return TextTransformer(cfg, input_shape, num_classes, rngs=nnx.Rngs(seed))
+    return TextTransformer(cfg, input_shape, num_classes, rngs=rngs)

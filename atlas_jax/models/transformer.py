@@ -62,7 +62,6 @@ class SelfAttention(nnx.Module):
         self.key = logical_param(rngs, qkv_init, shape, names)
         self.value = logical_param(rngs, qkv_init, shape, names)
         self.query_bias = logical_param(rngs, nnx.initializers.zeros, shape[1:], names[1:])
-        self.key_bias = logical_param(rngs, nnx.initializers.zeros, shape[1:], names[1:])
         self.value_bias = logical_param(rngs, nnx.initializers.zeros, shape[1:], names[1:])
         self.out = logical_param(rngs, _fan_in((0, 1), 2), (num_heads, head_dim, dim), ("heads", "kv", "embed"))
         self.out_bias = logical_param(rngs, nnx.initializers.zeros, (dim,), ("embed",))
@@ -76,7 +75,8 @@ class SelfAttention(nnx.Module):
         """
         heads = ("batch", "seq", "heads", "kv")
         q = constrain(jnp.einsum("bse,ehd->bshd", x, self.query[...]) + self.query_bias[...], heads)
-        k = constrain(jnp.einsum("bse,ehd->bshd", x, self.key[...]) + self.key_bias[...], heads)
+        # No key bias: it adds the same q.b to every logit of a query, which softmax ignores.
+        k = constrain(jnp.einsum("bse,ehd->bshd", x, self.key[...]), heads)
         v = constrain(jnp.einsum("bse,ehd->bshd", x, self.value[...]) + self.value_bias[...], heads)
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(q.shape[-1])
         if mask is not None:

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
+from atlas_jax.models.registry import register_model
 from atlas_jax.models.transformer import Encoder, LayerNorm, logical_param
-from atlas_jax.models.transformer_config import ViTConfig
+from atlas_jax.config import ViTConfig
 from atlas_jax.parallel import constrain
 
 
@@ -58,14 +59,16 @@ class ViT(nnx.Module):
         self.positions = logical_param(rngs, nnx.initializers.normal(0.02), (seq, cfg.embed_dim), ("seq", "embed"))
         self.encoder = Encoder(cfg.depth, cfg.embed_dim, cfg.num_heads, cfg.mlp_dim, rngs=rngs)
         self.norm = LayerNorm(cfg.embed_dim, rngs=rngs)
+        self.dropout = nnx.Dropout(cfg.dropout)
         self.head = logical_param(rngs, nnx.initializers.zeros, (cfg.embed_dim, num_classes), ("embed", "classes"))
         self.head_bias = logical_param(rngs, nnx.initializers.zeros, (num_classes,), ("classes",))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """Classify images.
+    def __call__(self, x: jax.Array, *, dropout_key: jax.Array | None = None) -> jax.Array:
+        """Classify images; dropout is active only when `dropout_key` is given (training).
 
         Args:
             x: float32[batch, height, width, channels], or flattened as the model was built.
+            dropout_key: PRNG key for dropout, or None.
 
         Returns:
             float32[batch, num_classes] logits.
@@ -83,9 +86,12 @@ class ViT(nnx.Module):
 
         h = self.norm(self.encoder(h))
         pooled = h[:, 0] if self.pool == "cls" else h.mean(axis=1)
+        rngs = nnx.Rngs(dropout=dropout_key) if dropout_key is not None else None
+        pooled = self.dropout(pooled, deterministic=dropout_key is None, rngs=rngs)
         return pooled @ self.head[...] + self.head_bias[...]
 
 
-def create_vit(cfg: ViTConfig, input_shape: Sequence[int], num_classes: int, seed: int) -> ViT:
+@register_model("vit")
+def build_vit(cfg: ViTConfig, input_shape: Sequence[int], num_classes: int, rngs: nnx.Rngs) -> ViT:
     """Build a ViT for `input_shape` images and `num_classes` classes."""
-    return ViT(cfg, input_shape, num_classes, rngs=nnx.Rngs(seed))
+    return ViT(cfg, input_shape, num_classes, rngs=rngs)

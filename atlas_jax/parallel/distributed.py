@@ -93,12 +93,16 @@ def cluster_spec(cfg: DistributedConfig, env: Mapping[str, str] | None = None) -
 def initialize(cfg: DistributedConfig, env: Mapping[str, str] | None = None) -> ClusterSpec | None:
     """Join the multi-process job that `cfg` describes; a no-op for `mode=off`.
 
-    Must run before anything else touches a JAX backend. On CPU it also selects the
+    Must run before anything else touches a JAX backend; a second call in the same
+    process keeps the job that the first call joined. On CPU it also selects the
     cross-process collectives implementation (`cfg.cpu_collectives`).
     """
     spec = cluster_spec(cfg, env)
     if spec is None:
         return None
+    if jax.distributed.is_initialized():
+        logger.info("jax.distributed is already initialized; keeping the existing job")
+        return spec
     if cfg.cpu_collectives:
         jax.config.update("jax_cpu_collectives_implementation", cfg.cpu_collectives)
     logger.info(

@@ -105,6 +105,8 @@ def jit_sharded(
 ) -> Callable:
     """`jax.jit` of `fn` with explicit shardings, tracing `fn` inside `use_context(ctx)`.
 
+    With both shardings None the result is a plain `jax.jit` (the one-device case).
+
     Entering the context at trace time ties the compiled function to `ctx`: models see this
     mesh, its rules, remat policy and pipeline settings however the caller is set up.
     """
@@ -114,6 +116,9 @@ def jit_sharded(
         with use_context(ctx):
             return fn(*args, **kwargs)
 
+    if in_shardings is None and out_shardings is None:
+        # A one-device layout: plain jit, as code without a layout would compile.
+        return jax.jit(traced, donate_argnums=donate_argnums, static_argnums=static_argnums)
     return jax.jit(
         traced,
         in_shardings=in_shardings,
@@ -124,8 +129,22 @@ def jit_sharded(
 
 
 def shard_state(state: Any, shardings: Any) -> Any:
-    """Place `state` on the mesh with `shardings` (a tree like `state`)."""
-    return jax.device_put(state, shardings)
+    """Place `state` on the mesh with `shardings` (a tree like `state`).
+
+    Every process must pass the same values: each one copies out the shards of its own
+    devices, which also works when the mesh spans several processes.
+    """
+
+    def put(value, sharding):
+        host = np.asarray(jax.device_get(value))
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    shardings = jax.tree.map(lambda v: v.get_value() if is_variable(v) else v, shardings, is_leaf=is_variable)
+    values = jax.tree.map(lambda v: v.get_value() if is_variable(v) else v, state, is_leaf=is_variable)
+    placed = jax.tree.map(put, values, shardings)
+    return jax.tree.map(
+        lambda v, new: v.replace(new) if is_variable(v) else new, state, placed, is_leaf=is_variable
+    )
 
 
 def bytes_per_device(tree: Any) -> dict[int, int]:
