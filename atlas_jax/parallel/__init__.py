@@ -31,7 +31,7 @@ _EXPORTS = {
     "pipeline_layers": "pipeline",
     "scan_layers": "pipeline",
     "REMAT_POLICIES": "remat",
-    "remat": "remat",
+    "with_remat": "remat",
     "remat_policy": "remat",
     "logical_to_spec": "rules",
     "parse_rules": "rules",

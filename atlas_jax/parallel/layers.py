@@ -8,7 +8,7 @@ import jax
 
 from atlas_jax.parallel.context import current_context
 from atlas_jax.parallel.pipeline import LayerFn, pipeline_layers, scan_layers
-from atlas_jax.parallel.remat import remat
+from atlas_jax.parallel.remat import with_remat
 
 
 def apply_layers(layer_fn: LayerFn, stacked: Any, x: jax.Array) -> jax.Array:
@@ -22,7 +22,7 @@ def apply_layers(layer_fn: LayerFn, stacked: Any, x: jax.Array) -> jax.Array:
     ctx = current_context()
     if ctx is None:
         return scan_layers(layer_fn, stacked, x)
-    layer_fn = remat(layer_fn, ctx.remat, ctx.remat_names)
+    layer_fn = with_remat(layer_fn, ctx.remat, ctx.remat_names)
     if ctx.stages == 1:
         return scan_layers(layer_fn, stacked, x)
     leaf = jax.tree.leaves(x)[0]

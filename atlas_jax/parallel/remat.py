@@ -77,7 +77,7 @@ def remat_policy(name: str, names: Sequence[str] = ()) -> Callable | None:
     raise AssertionError(name)  # "none" is handled by `remat`.
 
 
-def remat(fn: Callable, name: str, names: Sequence[str] = ()) -> Callable:
+def with_remat(fn: Callable, name: str, names: Sequence[str] = ()) -> Callable:
     """Wrap layer function `fn` with the remat policy `name`; `none` returns `fn` unchanged."""
     check_remat(name, names)
     if name == "none":

@@ -42,8 +42,13 @@ def make_step(graphdef, optimizer):
 
 
 def run_step(ctx: ParallelContext | None, model: nnx.Module, x, y, optimizer=None):
-    """Run one step, sharded on `ctx` (None: plain jit on one device); return host values."""
-    optimizer = optimizer or optax.adamw(1e-3)
+    """Run one step, sharded on `ctx` (None: plain jit on one device); return host values.
+
+    The default optimizer is SGD with momentum: its first update is `-lr * grad`, so the
+    updated parameters are as well conditioned as the gradients. Adam's first update is
+    `-lr * sign(grad)`, which flips on gradients that are zero up to rounding.
+    """
+    optimizer = optimizer or optax.sgd(0.1, momentum=0.9)
     graphdef, params = nnx.split(model)
     opt_state = optimizer.init(params)
     step = make_step(graphdef, optimizer)
