@@ -101,5 +101,6 @@ def make_eval_step(graphdef: nnx.GraphDef, rest: Any, layout: Optional[Layout] =
 
     if layout is None:
         return jax.jit(eval_step)
-    sharded = layout.jit(eval_step, in_shardings=(layout.state.params, layout.eval_batch))
+    params_sharding = layout.state.params if layout.sharded else None
+    sharded = layout.jit(eval_step, in_shardings=(params_sharding, layout.eval_batch))
     return lambda params, batch: sharded(params, layout.put(batch, layout.eval_batch))
