@@ -5,9 +5,9 @@
 
 On a CPU host the script forces 8 virtual devices (XLA_FLAGS) before JAX starts, so the
 memory figures are those of an 8-device mesh. Memory comes from XLA's compiled
-`memory_analysis()` (per device) and from the shard shapes of the state; nothing of the
-1,000,000-class classifier is allocated, only compiled from abstract shapes. Step times on
-virtual CPU devices share the host's cores, so they compare policies, not hardware.
+`memory_analysis()` (per device) and from the shard shapes of the state. The
+1,000,000-class classifier is only compiled from abstract shapes, never allocated. Step
+times on virtual CPU devices share the host's cores, so they compare policies, not hardware.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
 def sharded_bytes(tree, shardings) -> int:
     """Largest per-device byte count of `tree` (abstract or concrete) laid out with `shardings`."""
     values = jax.tree.leaves(jax.tree.map(lambda v: v.get_value() if isinstance(v, nnx.Variable) else v, tree, is_leaf=lambda v: isinstance(v, nnx.Variable)))
-    sh = jax.tree.leaves(jax.tree.map(lambda v: v.get_value() if isinstance(v, nnx.Variable) else v, shardings, is_leaf=lambda v: isinstance(v, nnx.Variable)))
+    sharding_leaves = jax.tree.leaves(jax.tree.map(lambda v: v.get_value() if isinstance(v, nnx.Variable) else v, shardings, is_leaf=lambda v: isinstance(v, nnx.Variable)))
     per_device: dict = {}
-    for value, sharding in zip(values, sh):
+    for value, sharding in zip(values, sharding_leaves):
         shard_shape = sharding.shard_shape(value.shape)
         nbytes = int(np.prod(shard_shape)) * value.dtype.itemsize
         for device in sharding.addressable_devices:
@@ -256,7 +256,7 @@ def bench_classifier() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["presets", "remat", "pipeline", "classifier"], help="run one part")
+    parser.add_argument("--only", choices=["presets", "remat", "pipeline", "classifier"], help="run only this part (default: all parts)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
     parser.add_argument("--no-virtual-devices", action="store_true", help="use the real devices instead of 8 CPU ones")
     args = parser.parse_args()

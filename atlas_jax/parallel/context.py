@@ -2,8 +2,8 @@
 
 Models call `constrain` on key activations and `apply_layers` on their stacked layers; both
 read the context that `use_context` sets. Step builders enter the context inside the traced
-function, so a jitted step always sees the layout it was built for, whatever context is
-active when it is called.
+function, so a jitted step always traces with the layout it was built for, whatever context
+is active when it is called.
 """
 
 from __future__ import annotations

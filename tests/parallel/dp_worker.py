@@ -1,7 +1,7 @@
 """One process of the 2-process data-parallel test: `python -m tests.parallel.dp_worker ID PORT OUT`.
 
-Each process drives 2 CPU devices; together they form a 4-device data-parallel mesh, train
-a few steps on the same global batches and process 0 writes the losses to OUT (JSON).
+Each process drives 2 CPU devices, so the two form a 4-device data-parallel mesh. Both train
+a few steps on the same global batches, and process 0 writes the losses to OUT (JSON).
 """
 
 import json
@@ -25,7 +25,8 @@ def main() -> None:
 
     from tests.parallel.dp_reference import train_losses
 
-    assert jax.device_count() == 4 and jax.local_device_count() == 2
+    assert jax.device_count() == 4
+    assert jax.local_device_count() == 2
     ctx = ParallelContext.from_config(ParallelConfig(data=-1))
     losses = train_losses(ctx)
     if jax.process_index() == 0:
