@@ -31,6 +31,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 from atlas_jax.config import TextTransformerConfig, ViTConfig  # noqa: E402
 from atlas_jax.models import create_model  # noqa: E402
+from atlas_jax.parallel.remat import host_offload_supported  # noqa: E402
 from atlas_jax.parallel import (  # noqa: E402
     PRESETS,
     ParallelConfig,
@@ -161,7 +162,10 @@ def bench_remat(steps: int) -> None:
     tokens = jnp.asarray(rng.integers(1, 512, size=(16, 256)).astype(np.int32))
     y = jnp.asarray(rng.integers(0, 10, size=(16,)).astype(np.int32))
     rows, base = [], None
-    for policy in ["none", "full", "dots_saveable", "dots_with_no_batch_dims_saveable", "save_names"]:
+    policies = ["none", "full", "dots_saveable", "dots_with_no_batch_dims_saveable", "save_names"]
+    if host_offload_supported():
+        policies.append("offload")
+    for policy in policies:
         ctx = ParallelContext.from_config(ParallelConfig(num_devices=1, remat=policy, remat_names=["attn_out", "mlp_out"]))
         _, memory, compile_s, step_s = compile_and_time(ctx, model, tokens, y, steps)
         if base is None:

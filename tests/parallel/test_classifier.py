@@ -85,3 +85,23 @@ def test_classes_must_split_evenly():
     mesh = create_mesh(ParallelConfig(data=2, tensor=4))
     with pytest.raises(ConfigError, match="250 classes do not split over 8 devices"):
         sharded_cross_entropy(features, labels, weight, mesh=mesh, axes=AXES)
+
+
+def test_classifier_module_uses_context_axes():
+    from flax import nnx
+
+    from atlas_jax.parallel import ParallelContext, ShardedClassifier, jit_sharded, state_shardings
+
+    features, _, labels = _problem(classes=64)
+    head = ShardedClassifier(16, 64, rngs=nnx.Rngs(params=0))
+    graphdef, state = nnx.split(head)
+    ctx = ParallelContext.from_config(ParallelConfig(data=2, tensor=4))  # classes -> tensor
+
+    def loss_fn(state, f):
+        return nnx.merge(graphdef, state)(f, labels)
+
+    shardings = state_shardings(ctx, state)
+    assert shardings["weight"].get_value().spec == P("tensor")
+    loss = jit_sharded(loss_fn, ctx, in_shardings=(shardings, None), out_shardings=None)(state, features)
+    expected = _dense_loss(features, state["weight"].get_value(), labels)
+    _check_close(loss, expected)

@@ -11,17 +11,28 @@ from atlas_jax.parallel.remat import host_offload_supported
 from tests.parallel.common import RTOL, digits_batch, perturb, relative_errors, run_step
 
 POLICIES = ["full", "dots_saveable", "dots_with_no_batch_dims_saveable", "save_names"]
+if host_offload_supported():
+    POLICIES.append("offload")
 
 
-def test_remat_policies_keep_gradients():
+def _check_policies_keep_gradients(policies):
     model = perturb(create_model(ViTConfig(depth=2, embed_dim=16, num_heads=4, mlp_dim=32), (8, 8, 1), 10, seed=0))
     x, y = digits_batch(8)
     expected = run_step(None, model, x, y)
-    for policy in POLICIES:
+    for policy in policies:
         ctx = ParallelContext.from_config(ParallelConfig(num_devices=1, remat=policy))
         _, _, loss, grads = run_step(ctx, model, x, y)
         assert abs(float(loss) - float(expected[2])) <= RTOL * abs(float(expected[2])), policy
         assert max(relative_errors(grads, expected[3]).values()) <= RTOL, policy
+
+
+def test_full_remat_keeps_gradients():
+    _check_policies_keep_gradients(["full"])
+
+
+@pytest.mark.slow
+def test_every_remat_policy_keeps_gradients():
+    _check_policies_keep_gradients(POLICIES)
 
 
 def test_full_remat_recomputes_in_backward():
