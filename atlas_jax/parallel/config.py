@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 # Mesh axes, outermost first. `tensor` is innermost because tensor-parallel collectives run
-# on every layer and need the fastest links; `data` is outermost because its gradient
+# on every layer and need the fastest links. `data` is outermost because its gradient
 # all-reduce runs once per step and tolerates the slowest (cross-host) links.
 MESH_AXES = ("data", "pipe", "fsdp", "tensor")
 
@@ -20,6 +20,8 @@ def default_rules() -> list[list[Any]]:
     Axes of size 1 are dropped when a rule is applied, so the presets differ only in mesh
     sizes. A mesh axis is used at most once per array: `batch` claims `fsdp` first on
     activations, so `embed` shards parameters over `fsdp` but leaves activations whole.
+    Stacked layers split over `pipe` in contiguous blocks, which are exactly the GPipe
+    stages, so each stage stores only its own layers.
     """
     return [
         ["batch", ["data", "fsdp"]],
@@ -29,9 +31,8 @@ def default_rules() -> list[list[Any]]:
         ["kv", None],
         ["vocab", "tensor"],
         ["classes", "tensor"],
-        ["layers", None],
+        ["layers", "pipe"],
         ["seq", None],
-        ["stage", "pipe"],
     ]
 
 

@@ -8,7 +8,7 @@ Each tick every stage runs one chunk of layers on one work item, then passes its
 the next stage with `ppermute`. Stage `s` works on item `i = t - s` at tick `t`; item `i` is
 microbatch `i % M` on repeat `i // M`. With `repeats=1` this is GPipe: `M + S - 1` ticks, of
 which each stage idles `S - 1`, a bubble of `(S-1)/(M+S-1)`. The circular schedule
-(`repeats=R > 1`) gives each stage R chunks that are R times smaller; a run takes
+(`repeats=R > 1`) gives each stage R chunks that are R times smaller. A run then takes
 `M*R + S - 1` ticks that are R times shorter, so the bubble falls to `(S-1)/(M*R+S-1)`. The
 last stage sends its output around the ring to stage 0, which holds it in a buffer until
 that microbatch's next repeat starts; that needs `M >= S`.
@@ -115,7 +115,10 @@ def pipeline_layers(
     items = microbatches * repeats
     ticks = items + stages - 1
 
-    # [L, ...] -> [R, S, chunk, ...], with S split over the pipe axis.
+    # [L, ...] -> [R, S, chunk, ...], with S split over the pipe axis. Layers stored in
+    # contiguous blocks over pipe (the `layers` rule) reshape without moving for GPipe.
+    # NOTE: with repeats > 1 a stage's layers are not one contiguous block, so GSPMD moves
+    # (R-1)/R of the layer parameters between stages on every call.
     params = jax.tree.map(lambda p: p.reshape(repeats, stages, chunk, *p.shape[1:]), stacked)
 
     # Microbatch m takes rows m, m + M, m + 2M, ...: each microbatch keeps the batch
@@ -141,7 +144,7 @@ def pipeline_layers(
             repeat, micro = item // microbatches, item % microbatches
 
             # Stage 0 starts a microbatch from the input (first repeat) or from the buffer
-            # of outputs that came round the ring; later stages take what they received.
+            # of outputs that came round the ring. Later stages take what they received.
             start = _index(xs, micro)
             if repeats > 1:
                 start = _select(repeat == 0, start, _index(buffer, micro))
@@ -167,7 +170,7 @@ def pipeline_layers(
         init = jax.tree.map(lambda a: lax.pcast(a, PIPE_AXIS, to="varying"), init)
         (_, _, outputs), busy = lax.scan(tick, init, jnp.arange(ticks))
 
-        # Only the last stage holds results; the sum over stages hands them to every stage.
+        # Only the last stage has the results, so the sum over stages copies them to every stage.
         last = stage == stages - 1
         outputs = jax.tree.map(lambda a: lax.psum(jnp.where(last, a, jnp.zeros_like(a)), PIPE_AXIS), outputs)
         return outputs, busy[None]
