@@ -13,6 +13,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from atlas_jax.parallel.config import ParallelConfig
+
 
 @dataclass
 class DataConfig:
@@ -52,6 +54,30 @@ class CNNConfig(ModelConfig):
 
 
 @dataclass
+class ViTConfig(ModelConfig):
+    name: str = "vit"
+    patch_size: int = 2  # square patch side, in pixels; must divide the image height and width
+    embed_dim: int = 64  # width of the residual stream
+    depth: int = 8  # number of encoder blocks
+    num_heads: int = 8  # attention heads; must divide embed_dim
+    mlp_dim: int = 256  # hidden width of each block's MLP
+    pool: str = "mean"  # mean (average of patch tokens) or cls (a learned class token)
+    dropout: float = 0.0  # dropout rate on the pooled features before the head
+
+
+@dataclass
+class TextTransformerConfig(ModelConfig):
+    name: str = "text_transformer"
+    vocab_size: int = 1024  # token ids run from 0 to vocab_size - 1; id 0 is padding
+    max_len: int = 128  # longest sequence, in tokens (size of the position table)
+    embed_dim: int = 64  # width of the residual stream
+    depth: int = 4  # number of encoder blocks
+    num_heads: int = 4  # attention heads; must divide embed_dim
+    mlp_dim: int = 256  # hidden width of each block's MLP
+    dropout: float = 0.0  # dropout rate on the pooled features before the head
+
+
+@dataclass
 class OptimConfig:
     name: str = "adamw"  # adamw, adam, sgd (with momentum) or lamb
     learning_rate: float = 3e-3  # peak learning rate
@@ -85,6 +111,7 @@ class Config:
     model: Any = MISSING  # one of the model/ group options; its schema is chosen there
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -100,4 +127,7 @@ def register_configs() -> None:
         cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="parallel", name="base_parallel", node=ParallelConfig)
+    cs.store(group="model", name="base_vit", node=ViTConfig)
+    cs.store(group="model", name="base_text_transformer", node=TextTransformerConfig)
 

@@ -18,6 +18,7 @@ from atlas_jax.data import Dataset, eval_batches, load_dataset, train_batches
 from atlas_jax.errors import AtlasError, ConfigError, NonFiniteLossError
 from atlas_jax.models import create_model
 from atlas_jax.train.checkpoint import Checkpointer
+from atlas_jax.train.layout import batch_multiple, create_layout, round_up
 from atlas_jax.train.metrics import MetricWriter, write_json
 from atlas_jax.train.optim import create_optimizer
 from atlas_jax.train.progress import Progress
@@ -78,6 +79,19 @@ def _check_eval_splits(dataset: Dataset, data: DataConfig) -> None:
             )
 
 
+def _parallel_context(cfg: DictConfig) -> Any:
+    """Build the run's mesh from `cfg.parallel`, joining a multi-process job first; None without it."""
+    if cfg.get("parallel") is None:
+        return None
+    from atlas_jax.parallel.config import ParallelConfig
+    from atlas_jax.parallel.context import ParallelContext
+    from atlas_jax.parallel.distributed import initialize
+
+    parallel_cfg = cfg.parallel if isinstance(cfg.parallel, ParallelConfig) else OmegaConf.to_object(cfg.parallel)
+    initialize(parallel_cfg.distributed)
+    return ParallelContext.from_config(parallel_cfg)
+
+
 def train_and_evaluate(
     cfg: DictConfig,
     run_dir: Path,
@@ -119,6 +133,7 @@ def _train_and_evaluate(
     optim_cfg: OptimConfig = OmegaConf.to_object(cfg.optim)
     train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)
     _check_train_config(train_cfg)
+    ctx = _parallel_context(cfg)  # joins a multi-process job first, if configured
     is_main = jax.process_index() == 0
 
     # Stage 1: data, model, optimizer.
@@ -127,9 +142,16 @@ def _train_and_evaluate(
     model = create_model(cfg.model, dataset.feature_shape, dataset.num_classes, seed=train_cfg.seed)
     tx, schedule = create_optimizer(optim_cfg, train_cfg.steps)
     graphdef, rest, state = create_train_state(model, tx, train_cfg.seed)
-    train_step = make_train_step(graphdef, rest, tx)
-    eval_step = make_eval_step(graphdef, rest)
     eval_size = min(train_cfg.eval_batch_size, max(len(dataset.val), len(dataset.test), 1))
+    layout = None
+    if ctx is not None:
+        # Padding the evaluation batch to a multiple of the batch shards changes no result:
+        # padded rows have mask 0.
+        eval_size = round_up(eval_size, batch_multiple(ctx))
+        layout = create_layout(ctx, tx, state, train_cfg.batch_size, eval_size)
+        state = layout.place_state(state)
+    train_step = make_train_step(graphdef, rest, tx, layout)
+    eval_step = make_eval_step(graphdef, rest, layout)
     param_count = count_params(state.params)
     logger.info("model %s: %s parameters", cfg.model.name, f"{param_count:,}")
 
@@ -165,6 +187,8 @@ def _train_and_evaluate(
     try:
         for step in range(start_step + 1, train_cfg.steps + 1):
             batch = next(data_iter)
+            if layout is not None:
+                batch = layout.put(batch, layout.train_batch)
             t0 = time.perf_counter()
             state, metrics = train_step(state, batch)
             # Two scalars per step: cheap on any backend, and a NaN is caught before it is checkpointed.
@@ -230,6 +254,7 @@ def _train_and_evaluate(
         "examples_per_s": steady_rate if steady_rate > 0 else None,
         "wall_time_s": bookkeeping["previous_wall_time_s"] + (time.perf_counter() - wall_start),
         "devices": [str(d) for d in jax.devices()[:1]] + ([f"... {jax.device_count()} total"] if jax.device_count() > 1 else []),
+        "mesh": dict(ctx.mesh.shape) if ctx is not None else None,
         "versions": versions(),
         # What Hydra sweepers minimise: validation error, never a test number.
         "objective": 1.0 - val["accuracy"],

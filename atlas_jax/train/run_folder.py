@@ -15,6 +15,12 @@ from atlas_jax.errors import AtlasError
 
 # Keys that may change between a run and its resumption without changing what is computed.
 NON_IDENTITY_KEYS = ("train.resume", "train.progress", "train.log_every")
+# The device layout may change too: checkpoints restore onto any mesh.
+NON_IDENTITY_PREFIXES = ("parallel.",)
+
+
+def _is_identity_key(key: str) -> bool:
+    return key not in NON_IDENTITY_KEYS and not key.startswith(NON_IDENTITY_PREFIXES)
 
 RUN_CONFIG = "run_config.yaml"
 
@@ -36,14 +42,14 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
             holds checkpoints while `train.resume=false`.
     """
     path = Path(run_dir) / RUN_CONFIG
-    current = {k: v for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items() if k not in NON_IDENTITY_KEYS}
+    current = {k: v for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items() if _is_identity_key(k)}
     if has_checkpoints and not resume:
         raise AtlasError(
             f"run folder {run_dir} already holds checkpoints; rerun with train.resume=true to continue "
             "that run, or choose another folder (hydra.run.dir=...) to start a new one"
         )
     if has_checkpoints and path.exists():
-        saved = {k: v for k, v in _flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=True)).items() if k not in NON_IDENTITY_KEYS}
+        saved = {k: v for k, v in _flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=True)).items() if _is_identity_key(k)}
         changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
         if changed:
             details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+
+from atlas_jax.train.layout import Layout
 
 
 @flax.struct.dataclass
@@ -51,8 +53,14 @@ def _logits(graphdef: nnx.GraphDef, params: Any, rest: Any, x: jax.Array, dropou
     return model(x, dropout_key=dropout_key)
 
 
-def make_train_step(graphdef: nnx.GraphDef, rest: Any, tx: optax.GradientTransformation) -> Callable:
-    """Return `train_step(state, batch) -> (state, metrics)`, jitted with the state donated."""
+def make_train_step(
+    graphdef: nnx.GraphDef, rest: Any, tx: optax.GradientTransformation, layout: Optional[Layout] = None
+) -> Callable:
+    """Return `train_step(state, batch) -> (state, metrics)`, jitted with the state donated.
+
+    With a `layout` the step compiles for its mesh: state and batch keep their shardings
+    and the metrics come back replicated. Without one it is a plain single-device jit.
+    """
 
     def loss_fn(params, batch, key):
         logits = _logits(graphdef, params, rest, batch["x"], key)
@@ -73,11 +81,16 @@ def make_train_step(graphdef: nnx.GraphDef, rest: Any, tx: optax.GradientTransfo
         }
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    if layout is None:
+        return jax.jit(train_step, donate_argnums=0)
+    return layout.jit(train_step, in_shardings=(layout.state, layout.train_batch), donate_argnums=(0,))
 
 
-def make_eval_step(graphdef: nnx.GraphDef, rest: Any) -> Callable:
-    """Return `eval_step(params, batch) -> sums` of loss, correct predictions and real examples."""
+def make_eval_step(graphdef: nnx.GraphDef, rest: Any, layout: Optional[Layout] = None) -> Callable:
+    """Return `eval_step(params, batch) -> sums` of loss, correct predictions and real examples.
+
+    With a `layout` the step takes host batches and places them on its mesh first.
+    """
 
     def eval_step(params: Any, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
         logits = _logits(graphdef, params, rest, batch["x"], None)
@@ -86,4 +99,8 @@ def make_eval_step(graphdef: nnx.GraphDef, rest: Any) -> Callable:
         mask = batch["mask"]
         return {"loss": jnp.sum(losses * mask), "correct": jnp.sum(correct * mask), "count": jnp.sum(mask)}
 
-    return jax.jit(eval_step)
+    if layout is None:
+        return jax.jit(eval_step)
+    params_sharding = layout.state.params if layout.sharded else None
+    sharded = layout.jit(eval_step, in_shardings=(params_sharding, layout.eval_batch))
+    return lambda params, batch: sharded(params, layout.put(batch, layout.eval_batch))
