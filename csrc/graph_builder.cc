@@ -511,11 +511,11 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
   // Buckets: consecutive node ranges whose edges and offsets fit the budget left after the degree table.
   const uint64_t per_edge = (n <= (int64_t{1} << 31) ? 4 : 8) + (plan.weights ? 4 : 0) + (plan.types ? 2 : 0);
   const uint64_t per_node = 2 * sizeof(uint64_t);
-  const uint64_t min_bucket = uint64_t{64} << 20;
+  const uint64_t min_bucket = uint64_t{1} << 20;
   uint64_t bucket_budget = opt.memory_bytes > table_bytes + min_bucket ? opt.memory_bytes - table_bytes : min_bucket;
   if (opt.memory_bytes < table_bytes + min_bucket) {
     stats.warnings.push_back("memory budget " + std::to_string(opt.memory_bytes) + " bytes is below the " +
-                             std::to_string(table_bytes) + "-byte degree table plus a 64 MiB bucket; using " +
+                             std::to_string(table_bytes) + "-byte degree table plus a 1 MiB bucket; using " +
                              std::to_string(table_bytes + min_bucket) + " bytes");
   }
   std::vector<int64_t> bounds{0};
