@@ -94,6 +94,33 @@ void GraphStore::verify() const {
                         " is out of range");
     }
   }
+  // Flags promise properties of each neighbour list; check the ones a reader may rely on.
+  const bool sorted = (header_.flags & kSorted) != 0;
+  const bool dedup = (header_.flags & kDeduplicated) != 0;
+  const bool no_loops = (header_.flags & kNoSelfLoops) != 0;
+  if (sorted || dedup || no_loops) {
+    auto type_at = [&](int64_t e) -> int64_t {
+      if (!has_types()) return 0;
+      return types_dtype() == DType::kUInt8 ? reinterpret_cast<const uint8_t*>(types())[e]
+                                            : reinterpret_cast<const uint16_t*>(types())[e];
+    };
+    for (int64_t v = 0; v < n; ++v) {
+      for (int64_t e = ip[v]; e < ip[v + 1]; ++e) {
+        const int64_t u = neighbor_at(e);
+        if (no_loops && u == v) {
+          throw FormatError(p + ": corrupt store, node " + std::to_string(v) +
+                            " has a self-loop but the header says self-loops were dropped");
+        }
+        if (e == ip[v]) continue;
+        const int64_t prev = neighbor_at(e - 1);
+        const bool increasing = prev < u || (prev == u && type_at(e - 1) < type_at(e));
+        if ((sorted && prev > u) || (dedup && !increasing)) {
+          throw FormatError(p + ": corrupt store, the neighbours of node " + std::to_string(v) + " are not " +
+                            (dedup ? "strictly increasing" : "sorted") + " as the header flags promise");
+        }
+      }
+    }
+  }
   if (has_id_map()) {
     const int64_t* ids = id_map();
     for (int64_t v = 1; v < n; ++v) {
