@@ -299,7 +299,7 @@ struct Plan {
 
 template <typename IdT>
 void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& plan, const IdTable& table,
-                    const std::vector<uint32_t>& counts, const std::vector<int64_t>& bounds, int first_pass,
+                    std::vector<uint32_t>& counts, const std::vector<int64_t>& bounds, int first_pass,
                     int num_passes, int64_t input_edges, FileWriter& out, FileWriter* weights_tmp,
                     FileWriter* types_tmp, uint32_t& indptr_crc, uint32_t& indices_crc, Reporter& reporter,
                     BuildStats& stats) {
@@ -313,18 +313,26 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
   indices_crc = 0;
 
   Bucket<IdT> bucket, scratch;
-  std::vector<uint64_t> offsets;
-  std::vector<uint64_t> fill;  // fill cursors, then the final indptr values of the bucket
+  std::vector<uint32_t> filled;  // edges placed so far per node of the bucket
+  std::vector<int64_t> indptr_chunk;
   std::vector<uint32_t> perm;
   std::vector<uint8_t> narrow;
   EdgeBatch batch;
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
     const int64_t lo = bounds[b], hi = bounds[b + 1];
     const size_t k = static_cast<size_t>(hi - lo);
-    offsets.assign(k + 1, 0);
-    for (size_t i = 0; i < k; ++i) offsets[i + 1] = offsets[i] + counts[lo + i];
-    fill.assign(offsets.begin(), offsets.end() - 1);
-    const size_t bucket_edges = offsets[k];
+    // Turn this bucket's degrees into local start offsets in place, so the only
+    // extra per-node memory is `filled`. The planner keeps a bucket under 2^32 edges.
+    uint32_t* start = counts.data() + lo;
+    uint64_t total = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const uint32_t degree = start[i];
+      start[i] = static_cast<uint32_t>(total);
+      total += degree;
+    }
+    const size_t bucket_edges = static_cast<size_t>(total);
+    auto end_of = [&](size_t i) -> uint64_t { return i + 1 < k ? start[i + 1] : bucket_edges; };
+    filled.assign(k, 0);
     bucket.neighbors.resize(bucket_edges);
     if (plan.weights) bucket.weights.resize(bucket_edges);
     if (plan.types) bucket.types.resize(bucket_edges);
@@ -334,8 +342,8 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
     auto place = [&](int64_t u, int64_t v, float w, int64_t t) {
       if (u < lo || u >= hi) return;
       const size_t i = static_cast<size_t>(u - lo);
-      const uint64_t pos = fill[i]++;
-      if (pos >= offsets[i + 1]) {
+      const uint64_t pos = uint64_t{start[i]} + filled[i]++;
+      if (pos >= end_of(i)) {
         throw InputError("node " + std::to_string(u) + " has more edges than in the counting pass; the input "
                          "changed during the build");
       }
@@ -359,24 +367,35 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
       reporter.report("fill", pass, num_passes, done, input_edges, false);
     }
     for (size_t i = 0; i < k; ++i) {
-      if (fill[i] != offsets[i + 1]) {
+      if (start[i] + uint64_t{filled[i]} != end_of(i)) {
         throw InputError("node " + std::to_string(lo + static_cast<int64_t>(i)) +
                          " has fewer edges than in the counting pass; the input changed during the build");
       }
     }
 
-    // Sort and deduplicate node by node, compacting the bucket in place.
+    // Sort and deduplicate node by node, compacting the bucket in place, and
+    // append indptr entries in order through a small buffer.
     size_t write = 0;
+    uint64_t indptr_pos = indptr_off + (static_cast<uint64_t>(lo) + 1) * 8;
+    indptr_chunk.clear();
+    auto flush_indptr = [&] {
+      out.write_at(indptr_chunk.data(), indptr_chunk.size() * sizeof(int64_t), indptr_pos);
+      indptr_crc = crc32(indptr_chunk.data(), indptr_chunk.size() * sizeof(int64_t), indptr_crc);
+      indptr_pos += indptr_chunk.size() * sizeof(int64_t);
+      indptr_chunk.clear();
+    };
     for (size_t i = 0; i < k; ++i) {
-      const size_t kept = finish_node(bucket, offsets[i], offsets[i + 1], write, sort, opt.dedup, perm, scratch);
-      stats.duplicates_dropped += static_cast<int64_t>(offsets[i + 1] - offsets[i] - kept);
+      const size_t node_begin = start[i];
+      const size_t node_end = end_of(i);
+      const size_t kept = finish_node(bucket, node_begin, node_end, write, sort, opt.dedup, perm, scratch);
+      stats.duplicates_dropped += static_cast<int64_t>(node_end - node_begin - kept);
       write += kept;
-      fill[i] = static_cast<uint64_t>(cursor) + write;
+      indptr_chunk.push_back(cursor + static_cast<int64_t>(write));
+      if (indptr_chunk.size() == (size_t{1} << 16)) flush_indptr();
     }
+    flush_indptr();
 
-    // Append the bucket to the output; indptr and indices are written strictly in order.
-    out.write_at(fill.data(), k * sizeof(uint64_t), indptr_off + (static_cast<uint64_t>(lo) + 1) * 8);
-    indptr_crc = crc32(fill.data(), k * sizeof(uint64_t), indptr_crc);
+    // Append the bucket's edges; indices are written strictly in order.
     out.write_at(bucket.neighbors.data(), write * sizeof(IdT), indices_off + static_cast<uint64_t>(cursor) * sizeof(IdT));
     indices_crc = crc32(bucket.neighbors.data(), write * sizeof(IdT), indices_crc);
     if (plan.weights) weights_tmp->append(bucket.weights.data(), write * sizeof(float));
@@ -510,22 +529,25 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
 
   // Buckets: consecutive node ranges whose edges and offsets fit the budget left after the degree table.
   const uint64_t per_edge = (n <= (int64_t{1} << 31) ? 4 : 8) + (plan.weights ? 4 : 0) + (plan.types ? 2 : 0);
-  const uint64_t per_node = 2 * sizeof(uint64_t);
-  const uint64_t min_bucket = uint64_t{1} << 20;
+  const uint64_t per_node = sizeof(uint32_t);  // the fill counter; the degree table is counted apart
+  const uint64_t min_bucket = uint64_t{64} << 10;
   uint64_t bucket_budget = opt.memory_bytes > table_bytes + min_bucket ? opt.memory_bytes - table_bytes : min_bucket;
   if (opt.memory_bytes < table_bytes + min_bucket) {
     stats.warnings.push_back("memory budget " + std::to_string(opt.memory_bytes) + " bytes is below the " +
-                             std::to_string(table_bytes) + "-byte degree table plus a 1 MiB bucket; using " +
+                             std::to_string(table_bytes) + "-byte degree table plus a 64 KiB bucket; using " +
                              std::to_string(table_bytes + min_bucket) + " bytes");
   }
   std::vector<int64_t> bounds{0};
   uint64_t acc = 0;
+  uint64_t acc_edges = 0;  // kept below 2^32 so local offsets fit the uint32 degree table
   for (int64_t v = 0; v < n; ++v) {
     const uint64_t cost = counts[v] * per_edge + per_node;
-    if (acc > 0 && acc + cost > bucket_budget) {
+    if (acc > 0 && (acc + cost > bucket_budget || acc_edges + counts[v] > std::numeric_limits<uint32_t>::max())) {
       bounds.push_back(v);
       acc = 0;
+      acc_edges = 0;
     }
+    acc_edges += counts[v];
     if (cost > bucket_budget) {
       stats.warnings.push_back("node " + std::to_string(v) + " alone needs " + std::to_string(cost) +
                                " bytes, more than the bucket budget; it gets a bucket of its own");

@@ -25,11 +25,52 @@ RmatGenerator::RmatGenerator(const RmatParams& p) : params_(p) {
   threshold_a_ = scaled(p.a);
   threshold_ab_ = scaled(p.a + p.b);
   threshold_abc_ = scaled(p.a + p.b + p.c);
+  build_alias_table(p.a, p.b, p.c, d);
   mask_ = (p.scale == 64) ? ~uint64_t{0} : ((uint64_t{1} << p.scale) - 1);
   const uint64_t perm_key = stream_key(p.seed, 0x5045524D /* "PERM" */);
   for (int r = 0; r < 3; ++r) {
     perm_mul_[r] = draw64(perm_key, 2 * r) | 1;  // odd, so multiplication is invertible mod 2^scale
     perm_add_[r] = draw64(perm_key, 2 * r + 1);
+  }
+}
+
+void RmatGenerator::build_alias_table(double a, double b, double c, double d) {
+  // Probability of each 4-level outcome: the product of its four quadrant probabilities.
+  const double quadrant[4] = {a, b, c, std::max(0.0, d)};  // (row, col) = (0,0), (0,1), (1,0), (1,1)
+  double prob[256];
+  for (int i = 0; i < 256; ++i) {
+    double p = 1.0;
+    int row = 0, col = 0;
+    for (int level = 0; level < 4; ++level) {
+      const int q = (i >> (2 * level)) & 3;
+      p *= quadrant[q];
+      row = (row << 1) | (q >> 1);
+      col = (col << 1) | (q & 1);
+    }
+    prob[i] = p;
+    outcome_[i] = static_cast<uint8_t>((row << 4) | col);
+  }
+  // Vose's alias method on 256 * p, with thresholds rounded to 1/65536.
+  double scaled[256];
+  int small[256], large[256];
+  int num_small = 0, num_large = 0;
+  for (int i = 0; i < 256; ++i) {
+    scaled[i] = prob[i] * 256.0;
+    if (scaled[i] < 1.0) small[num_small++] = i;
+    else large[num_large++] = i;
+  }
+  for (int i = 0; i < 256; ++i) {
+    alias_keep_[i] = 65535;
+    alias_other_[i] = static_cast<uint8_t>(i);
+  }
+  while (num_small > 0 && num_large > 0) {
+    const int s = small[--num_small];
+    const int l = large[--num_large];
+    alias_keep_[s] = static_cast<uint16_t>(std::min(65535.0, std::floor(scaled[s] * 65536.0)));
+    alias_other_[s] = static_cast<uint8_t>(l);
+    scaled[l] -= 1.0 - scaled[s];
+    if (scaled[l] < 1.0) small[num_small++] = l;
+    else large[num_large++] = l;
   }
 }
 
@@ -50,10 +91,23 @@ void RmatGenerator::generate(int64_t first, int64_t count, int64_t* src, int64_t
   for (int64_t i = 0; i < count; ++i) {
     const uint64_t edge = static_cast<uint64_t>(first + i);
     uint64_t u = 0, v = 0;
-    uint64_t bits = 0;
-    for (int level = 0; level < scale; ++level) {
-      // Four 16-bit quadrant draws per 64-bit random word.
-      if ((level & 3) == 0) bits = draw64(key_, edge * 16 + static_cast<uint64_t>(level >> 2));
+    uint64_t counter = edge * 16;
+    int level = 0;
+    // Four levels per alias draw (8 bits of index, 16 of coin), two draws per 64-bit word.
+    while (level + 4 <= scale) {
+      uint64_t bits = draw64(key_, counter++);
+      for (int half = 0; half < 2 && level + 4 <= scale; ++half, level += 4) {
+        const uint32_t index = static_cast<uint32_t>(bits & 0xFF);
+        const uint32_t coin = static_cast<uint32_t>((bits >> 8) & 0xFFFF);
+        bits >>= 24;
+        const uint8_t pick = outcome_[coin < alias_keep_[index] ? index : alias_other_[index]];
+        u = (u << 4) | (pick >> 4);
+        v = (v << 4) | (pick & 15);
+      }
+    }
+    // The remaining 0-3 levels draw one quadrant each from 16-bit uniforms.
+    uint64_t bits = draw64(key_, counter);
+    for (; level < scale; ++level) {
       const uint32_t r = static_cast<uint32_t>(bits & 0xFFFF);
       bits >>= 16;
       const uint64_t row = r >= threshold_ab_;

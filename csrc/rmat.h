@@ -34,7 +34,14 @@ class RmatGenerator {
  private:
   RmatParams params_;
   uint64_t key_;
-  uint32_t threshold_a_, threshold_ab_, threshold_abc_;  // cumulative quadrant probabilities in 1/65536
+  // Alias table over the 256 outcomes of four levels at once: entry i is
+  // taken with probability alias_keep_[i] / 65536, else alias_other_[i].
+  // An outcome packs the four row bits in bits 4..7 and the column bits in 0..3.
+  uint16_t alias_keep_[256];
+  uint8_t alias_other_[256];
+  uint8_t outcome_[256];  // alias index -> (row bits << 4) | column bits
+  void build_alias_table(double a, double b, double c, double d);
+  uint32_t threshold_a_, threshold_ab_, threshold_abc_;  // cumulative quadrant probabilities in 1/65536, for leftover levels
   uint64_t mask_;
   uint64_t perm_mul_[3], perm_add_[3];
 };

@@ -44,7 +44,7 @@ def test_rmat_permutation_is_bijection():
 
 
 def test_generate_rmat_matches_array_build(tmp_path):
-    streamed = generate_rmat(tmp_path / "r.csr", 11, 8, seed=9, symmetrize=True, memory="1MB", progress=False)
+    streamed = generate_rmat(tmp_path / "r.csr", 11, 8, seed=9, symmetrize=True, memory="300KB", progress=False)
     src, dst = rmat_edges(11, 8, seed=9)
     reference = build_graph(tmp_path / "a.csr", src=src, dst=dst, num_nodes=1 << 11, symmetrize=True,
                             progress=False)
