@@ -89,8 +89,14 @@ def random_walks(
 ) -> NDArray[np.int64]:
     """int64[len(starts), length + 1] uniform random walks."""
 
-def time_lookups(store: GraphStore, ids: NDArray[np.int64], repeats: int = 3) -> NDArray[np.float64]:
-    """Warm per-id neighbour-lookup latency in nanoseconds, timed inside C++."""
+def time_lookups(
+    store: GraphStore, ids: NDArray[np.int64], repeats: int = 3, back_to_back: bool = True
+) -> NDArray[np.float64]:
+    """Per-id neighbour-lookup latency in nanoseconds, timed inside C++.
+
+    back_to_back: time each id ``repeats`` times in a row (median, CPU caches warm);
+    otherwise visit all ids in order per round (mean, pages resident, caches cold).
+    """
 
 def parse_edge_line(
     line: str, with_weights: bool = False, with_types: bool = False

@@ -435,18 +435,22 @@ Releases the GIL while hashing, so large buffers can be checked from threads.)do
 
   m.def(
       "time_lookups",
-      [](const Store& store, IdArray ids, int repeats) {
+      [](const Store& store, IdArray ids, int repeats, bool back_to_back) {
         std::vector<double> ns;
         const int64_t* p = ids.data();
         const int64_t n = ids.size();
         {
           py::gil_scoped_release release;
-          ns = atlas::time_lookups(store, p, n, repeats);
+          ns = atlas::time_lookups(store, p, n, repeats, back_to_back);
         }
         return to_numpy(std::move(ns));
       },
-      py::arg("store"), py::arg("ids"), py::arg("repeats") = 3,
-      "Warm neighbour-lookup latency per id in nanoseconds, timed inside C++.");
+      py::arg("store"), py::arg("ids"), py::arg("repeats") = 3, py::arg("back_to_back") = true,
+      R"doc(Neighbour-lookup latency per id in nanoseconds, timed inside C++.
+
+With ``back_to_back`` each id is timed ``repeats`` times in a row after one untimed
+lookup (median kept, data in the CPU caches); otherwise ids are visited in order,
+one untimed round then ``repeats`` timed rounds (mean kept, pages resident).)doc");
 
   m.def(
       "parse_edge_line",

@@ -33,8 +33,12 @@ std::vector<int64_t> random_walks(const GraphStore& store, const int64_t* starts
 
 // Time the O(1) lookup of each id's neighbour list: the two indptr reads and a
 // read of the first and last neighbour, as neighbors() does before it wraps the
-// range. One untimed round warms the caches, then the result per id is the
-// mean over `repeats` timed rounds, in nanoseconds.
-std::vector<double> time_lookups(const GraphStore& store, const int64_t* ids, int64_t count, int repeats);
+// range. Returns nanoseconds per id. With `back_to_back`, each id is timed
+// `repeats` times in a row after one untimed lookup and the median is kept, so
+// its data is in the CPU caches. Otherwise all ids are visited once untimed and
+// then `repeats` times in order, keeping the mean: pages are resident, but
+// lookups in a graph larger than the caches also pay cache and TLB misses.
+std::vector<double> time_lookups(const GraphStore& store, const int64_t* ids, int64_t count, int repeats,
+                                 bool back_to_back);
 
 }  // namespace atlas
