@@ -306,14 +306,14 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
   const uint64_t indptr_off = kAlignment;
   const uint64_t indices_off = align_up(indptr_off + (static_cast<uint64_t>(plan.num_nodes) + 1) * 8, kAlignment);
   const bool sort = opt.sort || opt.dedup;
-  int64_t cursor = 0;  // edges written so far
+  int64_t written = 0;  // edges written to the output so far
   const int64_t zero = 0;
   out.write_at(&zero, sizeof(zero), indptr_off);
   indptr_crc = crc32(&zero, sizeof(zero));
   indices_crc = 0;
 
   Bucket<IdT> bucket, scratch;
-  std::vector<uint32_t> filled;  // edges placed so far per node of the bucket
+  std::vector<uint8_t> degree_low_bits;  // degree mod 256 per node of the bucket, to check the fill
   std::vector<int64_t> indptr_chunk;
   std::vector<uint32_t> perm;
   std::vector<uint8_t> narrow;
@@ -321,32 +321,34 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
     const int64_t lo = bounds[b], hi = bounds[b + 1];
     const size_t k = static_cast<size_t>(hi - lo);
-    // Turn this bucket's degrees into local start offsets in place, so the only
-    // extra per-node memory is `filled`. The planner keeps a bucket under 2^32 edges.
-    uint32_t* start = counts.data() + lo;
+    // Turn this bucket's degrees into fill cursors in place: cursor[i] starts at
+    // node i's local offset and ends at node i + 1's, so node i's edges are
+    // [cursor[i - 1], cursor[i]) after the pass. This costs one byte per node
+    // beyond the degree table. The planner keeps a bucket under 2^32 edges.
+    uint32_t* cursor = counts.data() + lo;
+    degree_low_bits.resize(k);
     uint64_t total = 0;
     for (size_t i = 0; i < k; ++i) {
-      const uint32_t degree = start[i];
-      start[i] = static_cast<uint32_t>(total);
+      const uint32_t degree = cursor[i];
+      degree_low_bits[i] = static_cast<uint8_t>(degree);
+      cursor[i] = static_cast<uint32_t>(total);
       total += degree;
     }
     const size_t bucket_edges = static_cast<size_t>(total);
-    auto end_of = [&](size_t i) -> uint64_t { return i + 1 < k ? start[i + 1] : bucket_edges; };
-    filled.assign(k, 0);
     bucket.neighbors.resize(bucket_edges);
     if (plan.weights) bucket.weights.resize(bucket_edges);
     if (plan.types) bucket.types.resize(bucket_edges);
+    auto changed_input = [&](int64_t u) {
+      return InputError("node " + std::to_string(u) + " has a different number of edges than in the counting " +
+                        "pass; the input changed during the build");
+    };
 
     // One pass over the input places the edges of nodes lo..hi-1.
     const int pass = first_pass + static_cast<int>(b);
     auto place = [&](int64_t u, int64_t v, float w, int64_t t) {
       if (u < lo || u >= hi) return;
-      const size_t i = static_cast<size_t>(u - lo);
-      const uint64_t pos = uint64_t{start[i]} + filled[i]++;
-      if (pos >= end_of(i)) {
-        throw InputError("node " + std::to_string(u) + " has more edges than in the counting pass; the input "
-                         "changed during the build");
-      }
+      const uint64_t pos = cursor[u - lo]++;
+      if (pos >= bucket_edges) throw changed_input(u);
       bucket.neighbors[pos] = static_cast<IdT>(v);
       if (plan.weights) bucket.weights[pos] = w;
       if (plan.types) bucket.types[pos] = static_cast<uint16_t>(t);
@@ -366,10 +368,14 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
       done += static_cast<int64_t>(batch.size());
       reporter.report("fill", pass, num_passes, done, input_edges, false);
     }
+    // With unchanged input every cursor ends where the next node starts. A change
+    // that keeps the total and shifts degrees by multiples of 256 would go unseen.
+    auto begin_of = [&](size_t i) -> uint64_t { return i == 0 ? 0 : cursor[i - 1]; };
+    auto end_of = [&](size_t i) -> uint64_t { return cursor[i]; };
+    if (k > 0 && end_of(k - 1) != bucket_edges) throw changed_input(hi - 1);
     for (size_t i = 0; i < k; ++i) {
-      if (start[i] + uint64_t{filled[i]} != end_of(i)) {
-        throw InputError("node " + std::to_string(lo + static_cast<int64_t>(i)) +
-                         " has fewer edges than in the counting pass; the input changed during the build");
+      if (end_of(i) < begin_of(i) || static_cast<uint8_t>(end_of(i) - begin_of(i)) != degree_low_bits[i]) {
+        throw changed_input(lo + static_cast<int64_t>(i));
       }
     }
 
@@ -385,18 +391,18 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
       indptr_chunk.clear();
     };
     for (size_t i = 0; i < k; ++i) {
-      const size_t node_begin = start[i];
+      const size_t node_begin = begin_of(i);
       const size_t node_end = end_of(i);
       const size_t kept = finish_node(bucket, node_begin, node_end, write, sort, opt.dedup, perm, scratch);
       stats.duplicates_dropped += static_cast<int64_t>(node_end - node_begin - kept);
       write += kept;
-      indptr_chunk.push_back(cursor + static_cast<int64_t>(write));
+      indptr_chunk.push_back(written + static_cast<int64_t>(write));
       if (indptr_chunk.size() == (size_t{1} << 16)) flush_indptr();
     }
     flush_indptr();
 
     // Append the bucket's edges; indices are written strictly in order.
-    out.write_at(bucket.neighbors.data(), write * sizeof(IdT), indices_off + static_cast<uint64_t>(cursor) * sizeof(IdT));
+    out.write_at(bucket.neighbors.data(), write * sizeof(IdT), indices_off + static_cast<uint64_t>(written) * sizeof(IdT));
     indices_crc = crc32(bucket.neighbors.data(), write * sizeof(IdT), indices_crc);
     if (plan.weights) weights_tmp->append(bucket.weights.data(), write * sizeof(float));
     if (plan.types) {
@@ -407,10 +413,10 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
         types_tmp->append(bucket.types.data(), write * sizeof(uint16_t));
       }
     }
-    cursor += static_cast<int64_t>(write);
+    written += static_cast<int64_t>(write);
     reporter.report("fill", pass, num_passes, input_edges, input_edges, true);
   }
-  stats.num_edges = cursor;
+  stats.num_edges = written;
 }
 
 }  // namespace
@@ -529,7 +535,7 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
 
   // Buckets: consecutive node ranges whose edges and offsets fit the budget left after the degree table.
   const uint64_t per_edge = (n <= (int64_t{1} << 31) ? 4 : 8) + (plan.weights ? 4 : 0) + (plan.types ? 2 : 0);
-  const uint64_t per_node = sizeof(uint32_t);  // the fill counter; the degree table is counted apart
+  const uint64_t per_node = 1;  // the degree check byte; the degree table is counted apart
   const uint64_t min_bucket = uint64_t{64} << 10;
   uint64_t bucket_budget = opt.memory_bytes > table_bytes + min_bucket ? opt.memory_bytes - table_bytes : min_bucket;
   if (opt.memory_bytes < table_bytes + min_bucket) {
@@ -588,9 +594,10 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
   h.alignment = kAlignment;
   h.num_nodes = static_cast<uint64_t>(n);
   h.num_edges = m;
-  h.flags = (plan.weights ? kHasWeights : 0) | (plan.types ? kHasTypes : 0) | (plan.remap ? kHasIdMap : 0) |
-            (opt.symmetrize ? kSymmetrized : 0) | (opt.sort || opt.dedup ? kSorted : 0) |
-            (opt.dedup ? kDeduplicated : 0) | (opt.drop_self_loops ? kNoSelfLoops : 0);
+  auto flag = [](bool on, Flags bit) -> uint64_t { return on ? uint64_t{bit} : uint64_t{0}; };
+  h.flags = flag(plan.weights, kHasWeights) | flag(plan.types, kHasTypes) | flag(plan.remap, kHasIdMap) |
+            flag(opt.symmetrize, kSymmetrized) | flag(opt.sort || opt.dedup, kSorted) |
+            flag(opt.dedup, kDeduplicated) | flag(opt.drop_self_loops, kNoSelfLoops);
   uint64_t offset = kAlignment;
   auto place_section = [&](int id, DType dtype, uint64_t count) {
     Section& s = h.sections[id];

@@ -20,7 +20,8 @@ struct SampledSubgraph {
 };
 
 // Sample up to fanouts[h] neighbours without replacement for each node that
-// entered at hop h. Nodes with degree <= fanout keep all their neighbours.
+// entered at hop h; a fanout of -1 keeps every neighbour. Nodes with degree
+// <= fanout keep all their neighbours.
 // `weighted` draws proportionally to the edge weights (Efraimidis-Spirakis
 // keys), never picking a neighbour of weight <= 0. `seeds` must be distinct.
 SampledSubgraph sample_neighbors(const GraphStore& store, const int64_t* seeds, int64_t num_seeds,

@@ -252,3 +252,20 @@ def test_build_unknown_suffix_needs_format(tmp_path):
     (tmp_path / "edges.dat").write_bytes(b"")
     with pytest.raises(ConfigError, match="input_format"):
         build_graph(tmp_path / "g.csr", input_path=tmp_path / "edges.dat", progress=False)
+
+
+@pytest.mark.parametrize("change", ["append", "move"])
+def test_build_detects_input_changed_between_passes(tmp_path, change):
+    path = tmp_path / "edges.txt"
+    path.write_text("0 1\n0 2\n1 2\n2 0\n")
+
+    def rewrite_after_count(phase, pass_index, num_passes, done, total, seconds):
+        if phase == "count" and done == total:
+            if change == "append":
+                path.write_text("0 1\n0 2\n1 2\n2 0\n2 1\n")
+            else:  # same edge count, one edge moved from node 0 to node 1
+                path.write_text("0 1\n1 0\n1 2\n2 0\n")
+
+    with pytest.raises(GraphInputError, match="input changed during the build"):
+        build_graph(tmp_path / "g.csr", input_path=path, num_nodes=3, progress=rewrite_after_count)
+    assert sorted(os.listdir(tmp_path)) == ["edges.txt"]
