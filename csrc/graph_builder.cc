@@ -354,6 +354,8 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
       if (plan.types) bucket.types[pos] = static_cast<uint16_t>(t);
     };
     int64_t done = 0;
+    // Without symmetrisation only edges leaving this bucket matter, so the source may skip the rest.
+    if (!opt.symmetrize && !plan.remap) source.restrict_sources(lo, hi);
     source.rewind();
     while (source.next(batch)) {
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -365,9 +367,10 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
         place(u, v, w, t);
         if (opt.symmetrize && u != v) place(v, u, w, t);
       }
-      done += static_cast<int64_t>(batch.size());
+      done += batch.covered();
       reporter.report("fill", pass, num_passes, done, input_edges, false);
     }
+    source.restrict_sources(-1, -1);
     // With unchanged input every cursor ends where the next node starts. A change
     // that keeps the total and shifts degrees by multiples of 256 would go unseen.
     auto begin_of = [&](size_t i) -> uint64_t { return i == 0 ? 0 : cursor[i - 1]; };
@@ -495,6 +498,9 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
     }
     ++counts[v];
   };
+  // Directed counting of a source with fixed node ids (R-MAT) needs no destinations.
+  const bool sources_only = !opt.symmetrize && !opt.drop_self_loops && !plan.remap && source.num_nodes_hint() >= 0;
+  source.skip_destinations(sources_only);
   source.rewind();
   while (source.next(batch)) {
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -526,9 +532,10 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
       bump(u);
       if (opt.symmetrize && u != v) bump(v);
     }
-    seen += static_cast<int64_t>(batch.size());
+    seen += batch.covered();
     reporter.report("count", pass, num_passes, seen, input_edges, false);
   }
+  source.skip_destinations(false);
   input_edges = seen;
   stats.input_edges = seen;
   plan.narrow_types = max_type < 256;

@@ -18,7 +18,8 @@ def check_structure(store, result, seeds, fanouts):
     """Every sampled edge is a true edge, fanouts hold, hop offsets and relabelling are consistent."""
     nodes = result.nodes
     assert nodes.dtype == np.int64
-    assert result.senders.dtype == np.int32 and result.receivers.dtype == np.int32
+    assert result.senders.dtype == np.int32
+    assert result.receivers.dtype == np.int32
     np.testing.assert_array_equal(nodes[:len(seeds)], seeds)
     assert result.num_seeds == len(seeds)
     assert len(np.unique(nodes)) == len(nodes), "nodes must be unique"
