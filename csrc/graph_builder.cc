@@ -312,7 +312,18 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
   indptr_crc = crc32(&zero, sizeof(zero));
   indices_crc = 0;
 
+  // Reserve the largest bucket once: growing a vector later would copy it and
+  // briefly hold two buckets, past the memory budget.
+  uint64_t max_bucket_edges = 0;
+  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+    uint64_t edges = 0;
+    for (int64_t v = bounds[b]; v < bounds[b + 1]; ++v) edges += counts[v];
+    max_bucket_edges = std::max(max_bucket_edges, edges);
+  }
   Bucket<IdT> bucket, scratch;
+  bucket.neighbors.reserve(max_bucket_edges);
+  if (plan.weights) bucket.weights.reserve(max_bucket_edges);
+  if (plan.types) bucket.types.reserve(max_bucket_edges);
   std::vector<uint8_t> degree_low_bits;  // degree mod 256 per node of the bucket, to check the fill
   std::vector<int64_t> indptr_chunk;
   std::vector<uint32_t> perm;

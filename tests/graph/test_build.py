@@ -269,3 +269,10 @@ def test_build_detects_input_changed_between_passes(tmp_path, change):
     with pytest.raises(GraphInputError, match="input changed during the build"):
         build_graph(tmp_path / "g.csr", input_path=path, num_nodes=3, progress=rewrite_after_count)
     assert sorted(os.listdir(tmp_path)) == ["edges.txt"]
+
+
+def test_build_text_rejects_binary_file(tmp_path):
+    path = tmp_path / "edges.txt"
+    path.write_bytes(bytes(range(1, 256)) * 1000)  # no newline for 255 kB
+    with pytest.raises(GraphInputError, match="longer than 65536 bytes"):
+        build_graph(tmp_path / "g.csr", input_path=path, progress=False)
