@@ -67,4 +67,4 @@ class GNNConfig:
     eval_every_epochs: int = 1  # validate after every this many epochs
     eval_mode: str = "auto"  # sampled, full, or auto (full when the graph has at most 2M nodes)
     checkpoint_every_epochs: int = 1  # save model, optimizer and pipeline state this often
-    data_parallel: int = 0  # devices on the `data` mesh axis; 0: all local devices
+    data_parallel: int = 0  # devices on the `data` mesh axis; 0: as many local devices as evenly split a step

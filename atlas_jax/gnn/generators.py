@@ -56,6 +56,7 @@ def _build_symmetric(folder: Path, src: np.ndarray, dst: np.ndarray, num_nodes: 
         drop_self_loops=True,
         dedup=True,
         sort=True,
+        remap="never",  # node ids must keep indexing the feature rows
         progress=num_nodes >= BLOCK_ROWS,
     )
 

@@ -75,11 +75,12 @@ def train_dataset(
     batcher: SubgraphBatcher,
     *,
     batches_per_step: int,
+    num_epochs: int,
     seed: int,
     num_threads: int,
     prefetch: int,
 ) -> grain.IterDataset:
-    """Endless stream of stacked training batches, float32/int32 leaves of shape [batches_per_step, ...].
+    """Stream of stacked training batches over `num_epochs` epochs, leaves of shape [batches_per_step, ...].
 
     Seeds are reshuffled every epoch and each epoch drops its last partial batch, so
     every batch holds `layout.batch_size` distinct seeds. An epoch is
@@ -90,9 +91,9 @@ def train_dataset(
         grain.MapDataset.source(np.asarray(train_ids, dtype=np.int64))
         .shuffle(seed=seed)
         .batch(batcher.layout.batch_size, drop_remainder=True)
-        .repeat(None)
+        .repeat(num_epochs)
         .map_with_index(batcher)
-        .batch(batches_per_step, batch_fn=stack_batches)
+        .batch(batches_per_step, drop_remainder=True, batch_fn=stack_batches)
     )
     return _with_prefetch(dataset, num_threads, prefetch)
 

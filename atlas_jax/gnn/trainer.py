@@ -25,12 +25,14 @@ from flax import nnx
 from atlas_jax.errors import AtlasError, ConfigError, NonFiniteLossError
 from atlas_jax.gnn import pipeline
 from atlas_jax.gnn.batching import BatchLayout, budget_summary, full_graph_batch, stack_batches
-from atlas_jax.gnn.checkpoints import CheckpointStore
 from atlas_jax.gnn.config import GNNConfig
 from atlas_jax.gnn.datasets import GraphDataset
-from atlas_jax.gnn.metrics import MetricLog
 from atlas_jax.gnn.models import create_gnn
 from atlas_jax.gnn.steps import create_data_mesh, dropout_keys, make_predict_step, make_train_step, replicate, shard_batch
+from atlas_jax.train.checkpoint import Checkpointer
+from atlas_jax.train.metrics import MetricWriter
+from atlas_jax.train.optim import create_optimizer
+from atlas_jax.train.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -109,38 +111,6 @@ class _Timers:
         }
 
 
-def build_optimizer(optim_cfg: Any, total_steps: int) -> optax.GradientTransformation:
-    """AdamW/Adam/SGD with warmup and decay from an `OptimConfig`-like object."""
-    total_steps = max(total_steps, 1)
-    warmup = min(optim_cfg.warmup_steps, total_steps // 2)
-    peak, end = optim_cfg.learning_rate, optim_cfg.learning_rate * optim_cfg.end_lr_ratio
-    if optim_cfg.schedule == "constant":
-        schedule = optax.join_schedules(
-            [optax.linear_schedule(0.0, peak, warmup), optax.constant_schedule(peak)], [warmup]
-        )
-    elif optim_cfg.schedule == "cosine":
-        schedule = optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total_steps, end)
-    elif optim_cfg.schedule == "linear":
-        schedule = optax.join_schedules(
-            [optax.linear_schedule(0.0, peak, warmup), optax.linear_schedule(peak, end, total_steps - warmup)], [warmup]
-        )
-    else:
-        raise ConfigError(f"unknown optim.schedule '{optim_cfg.schedule}'; valid: constant, cosine, linear")
-    if optim_cfg.name == "adamw":
-        base = optax.adamw(schedule, b1=optim_cfg.momentum, weight_decay=optim_cfg.weight_decay)
-    elif optim_cfg.name == "adam":
-        base = optax.adam(schedule, b1=optim_cfg.momentum)
-    elif optim_cfg.name == "sgd":
-        base = optax.chain(
-            optax.add_decayed_weights(optim_cfg.weight_decay), optax.sgd(schedule, momentum=optim_cfg.momentum)
-        )
-    else:
-        raise ConfigError(f"unknown optim.name '{optim_cfg.name}' for the gnn task; valid: adamw, adam, sgd")
-    if optim_cfg.grad_clip_norm:
-        return optax.chain(optax.clip_by_global_norm(optim_cfg.grad_clip_norm), base)
-    return base
-
-
 def check_gnn_config(cfg: GNNConfig) -> None:
     """Raise ConfigError on inconsistent values before any work starts."""
     if cfg.mode not in ("sampled", "full"):
@@ -203,6 +173,17 @@ class _Evaluator:
         return self._full_arrays
 
 
+def _data_devices(cfg: GNNConfig) -> int:
+    """Devices of the data mesh: `data_parallel`, or with 0 the most local devices that split a step evenly."""
+    if cfg.data_parallel > 0:
+        return cfg.data_parallel
+    available = jax.local_device_count()
+    stack = cfg.sampler.batches_per_step
+    if stack is None:
+        return available
+    return max(d for d in range(1, available + 1) if stack % d == 0)
+
+
 def _full_batch(dataset: GraphDataset) -> dict[str, np.ndarray]:
     features = dataset.features
     if hasattr(features, "read_all"):
@@ -250,7 +231,7 @@ def train_gnn(
     # Model and device layout.
     model = create_gnn(cfg.model, dataset.num_features, dataset.num_classes, options.seed)
     graphdef, params = nnx.split(model)
-    mesh = create_data_mesh(cfg.data_parallel if sampled else 1)
+    mesh = create_data_mesh(_data_devices(cfg) if sampled else 1)
     devices = mesh.devices.size
     stack = (cfg.sampler.batches_per_step or devices) if sampled else 1
     if stack % devices:
@@ -281,7 +262,7 @@ def train_gnn(
     if options.max_steps is not None:
         total_steps = min(total_steps, options.max_steps)
 
-    tx = build_optimizer(optim_cfg, total_steps)
+    tx, _ = create_optimizer(optim_cfg, total_steps)
     opt_state = tx.init(params)
     compiles = {"train_step": 0}
 
@@ -291,40 +272,47 @@ def train_gnn(
     train_step = make_train_step(graphdef, tx, layer_sizes, mesh, on_trace=count_compile)
     evaluator = _Evaluator(cfg, dataset, graphdef, options.seed, cfg.model.num_layers)
 
-    # Restore.
-    checkpoints = CheckpointStore(options.run_dir / "checkpoints", options.keep_checkpoints) if options.run_dir else None
+    # Restore the newest checkpoint: model, optimizer and the pipeline's position.
+    checkpointer = Checkpointer(options.run_dir, keep=options.keep_checkpoints) if options.run_dir else None
     start_step, pipeline_state, best_val = 0, None, float("-inf")
-    if checkpoints is not None and options.resume and checkpoints.latest_step() is not None:
-        restored = checkpoints.restore({"params": params, "opt_state": opt_state})
-        params, opt_state = restored.state["params"], restored.state["opt_state"]
-        start_step = restored.step
-        pipeline_state = restored.extra.get("pipeline")
-        best_val = restored.extra.get("best_val_accuracy", best_val)
+    if checkpointer is not None and options.resume and checkpointer.latest_step() is not None:
+        start_step = checkpointer.latest_step()
+        state, extra = checkpointer.restore(start_step, {"params": params, "opt_state": opt_state})
+        params, opt_state = state["params"], state["opt_state"]
+        pipeline_state = extra.get("pipeline")
+        best_val = extra.get("best_val_accuracy", best_val)
         logger.info("resumed from step %d", start_step)
     params, opt_state = replicate(params, mesh), replicate(opt_state, mesh)
 
     iterator = None
     if sampled:
+        # Enough epochs of seed batches for every step; a step may span two epochs.
+        epochs_needed = -(-total_steps * stack // (len(train_ids) // layout.batch_size)) + 1
         batcher = pipeline.SubgraphBatcher(
             dataset.store, dataset.features, layout, seed=options.seed, sampler_threads=cfg.sampler.sampler_threads
         )
         iterator = iter(
             pipeline.train_dataset(
-                train_ids, batcher, batches_per_step=stack, seed=options.seed,
+                train_ids, batcher, batches_per_step=stack, num_epochs=epochs_needed, seed=options.seed,
                 num_threads=cfg.sampler.num_threads, prefetch=cfg.sampler.prefetch,
             )
         )
         if pipeline_state is not None:
             iterator.set_state(pipeline_state)
 
-    log = MetricLog(options.run_dir, progress=options.progress and total_steps > start_step, total=total_steps, initial=start_step)
+    writer = MetricWriter(options.run_dir, resume_step=start_step) if options.run_dir else None
+    seeds_per_step = stack * (layout.batch_size if layout else len(train_ids))
+    progress = Progress(
+        total_steps, start_step, examples_per_step=seeds_per_step, log_every=options.log_every,
+        enabled=options.progress, desc=f"gnn {cfg.mode}",
+    )
     timers = _Timers()
     first_step_time = None
     last_metrics: dict[str, float] = {}
     step = start_step
     try:
         while step < total_steps:
-            # Wait for input; this is time the device could have spent computing.
+            # Wait for input: time the device could have spent computing.
             started = time.perf_counter()
             if sampled:
                 batch = next(iterator)
@@ -340,36 +328,50 @@ def train_gnn(
             step += 1
 
             if not np.isfinite(metrics["loss"]):
-                raise NonFiniteLossError(f"training loss became {metrics['loss']} at step {step}; lower optim.learning_rate")
+                raise NonFiniteLossError(
+                    f"training loss became {metrics['loss']} at step {step}; lower optim.learning_rate"
+                )
             if first_step_time is None:
                 # The first step includes compilation; keep it out of the steady-state split.
                 first_step_time = finished - started
+                logger.info("first step (with compilation) took %.1f s", first_step_time)
+                progress.start_clock()
             else:
                 timers.wait += waited - started
                 timers.compute += finished - waited
-                timers.add_batch(batch, layout, stack * (layout.batch_size if layout else len(train_ids)))
+                timers.add_batch(batch, layout, seeds_per_step)
             last_metrics = metrics
-            log.advance(step, metrics, every=options.log_every)
+            progress.update(step, metrics["loss"])
+            if writer is not None and (step % max(options.log_every, 1) == 0 or step == total_steps):
+                writer.write(step, "train", metrics)
 
+            # Validate and checkpoint at epoch ends.
             epoch_done = step % steps_per_epoch == 0 or step == total_steps
             epoch = -(-step // steps_per_epoch)
             if epoch_done and (epoch % cfg.eval_every_epochs == 0 or step == total_steps):
                 val = evaluator.accuracy(params, "val")
                 best_val = max(best_val, val)
-                eval_metrics = {"epoch": epoch, "val_accuracy": val, "best_val_accuracy": best_val, **timers.summary()}
-                log.write(step, eval_metrics, prefix="eval")
+                eval_metrics = {"epoch": epoch, "accuracy": val, "best_accuracy": best_val, **timers.summary()}
+                if writer is not None:
+                    writer.write(step, "val", eval_metrics)
                 logger.info("epoch %d step %d: loss %.4f, val accuracy %.4f", epoch, step, metrics["loss"], val)
-                if checkpoints is not None and (epoch % cfg.checkpoint_every_epochs == 0 or step == total_steps):
-                    checkpoints.save(
-                        step, {"params": params, "opt_state": opt_state},
-                        {"pipeline": iterator.get_state() if iterator is not None else None, "best_val_accuracy": best_val},
+                if checkpointer is not None and (epoch % cfg.checkpoint_every_epochs == 0 or step == total_steps):
+                    checkpointer.save(
+                        step,
+                        {"params": params, "opt_state": opt_state},
+                        {
+                            "pipeline": iterator.get_state() if iterator is not None else None,
+                            "best_val_accuracy": best_val,
+                        },
                     )
                 if on_eval is not None:
                     on_eval(step, eval_metrics)
     finally:
-        log.close()
-        if checkpoints is not None:
-            checkpoints.close()
+        progress.close()
+        if writer is not None:
+            writer.close()
+        if checkpointer is not None:
+            checkpointer.close()
 
     summary: dict[str, Any] = {
         "mode": cfg.mode,

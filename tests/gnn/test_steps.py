@@ -12,7 +12,7 @@ from atlas_jax.gnn.batching import BatchLayout, pad_subgraph, stack_batches, to_
 from atlas_jax.gnn.config import GNNModelConfig
 from atlas_jax.gnn.models import create_gnn
 from atlas_jax.gnn.steps import create_data_mesh, dropout_keys, make_train_step, replicate, shard_batch
-from atlas_jax.gnn.trainer import build_optimizer
+from atlas_jax.train.optim import create_optimizer
 
 from . import reference
 
@@ -39,7 +39,7 @@ def _stacked_batches(step: int, count: int = 8):
 def _run(num_devices: int, optim: OptimConfig, steps: int = 2, dropout: float = 0.3):
     model = create_gnn(GNNModelConfig(name="sage_mean", hidden=16, num_layers=2, dropout=dropout), 5, NUM_CLASSES, seed=0)
     graphdef, params = nnx.split(model)
-    tx = build_optimizer(optim, total_steps=10)
+    tx, _ = create_optimizer(optim, total_steps=10)
     mesh = create_data_mesh(num_devices)
     layout = _stacked_batches(0)[1]
     step_fn = make_train_step(graphdef, tx, layout.layer_sizes(2), mesh)
@@ -85,7 +85,7 @@ def test_train_step_applies_mean_loss_gradient():
 
     expected = jax.jit(jax.grad(mean_loss))(params)
     mesh = create_data_mesh(4)
-    tx = build_optimizer(optim, total_steps=1)
+    tx, _ = create_optimizer(optim, total_steps=1)
     step_fn = make_train_step(graphdef, tx, sizes, mesh)
     before = jax.device_get(params)
     after, _, metrics = step_fn(replicate(params, mesh), replicate(tx.init(params), mesh),
