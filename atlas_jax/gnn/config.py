@@ -2,7 +2,7 @@
 
 This module imports nothing heavy, so `atlas_jax.config` can register it cheaply.
 The task also reads `optim` (optimizer and schedule) and, from `train`, only
-`seed`, `resume`, `progress`, `keep_checkpoints` and `log_every`; the GNN loop is
+`seed`, `resume`, `progress`, `keep_checkpoints` and `log_every`. The GNN loop is
 counted in epochs, so `train.steps`, `train.batch_size` and `train.eval_every` are
 not used.
 """

@@ -104,15 +104,15 @@ class ZarrFeatureStore:
         ids = _check_ids(ids, self.num_nodes)
         if ids.size == 0:
             return np.zeros((0, self.num_features), np.float32), np.zeros(0, np.int32)
-        # Read each distinct id once, in sorted order, so consecutive rows of a chunk
-        # are served by one chunk read; then scatter back to the requested order.
+        # Read each distinct id once and in sorted order, so the rows of one chunk come
+        # from one chunk read. The inverse index restores the requested order.
         unique, inverse = np.unique(ids, return_inverse=True)
         features = self._features[unique].read()
         labels = self._labels[unique].read()
         return features.result()[inverse], labels.result()[inverse].astype(np.int32)
 
     def read_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every row, for full-graph mode (needs the features to fit in RAM)."""
+        """Read every row, for full-graph mode (the features must fit in RAM)."""
         return self._features.read().result(), self._labels.read().result().astype(np.int32)
 
 

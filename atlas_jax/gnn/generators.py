@@ -73,9 +73,9 @@ def csbm(
 ) -> GeneratedParts:
     """Contextual stochastic block model with balanced classes.
 
-    Each of `num_nodes * avg_degree / 2` undirected edges picks a uniform source; with
-    probability `homophily` its target is a uniform node of the source's class, else a
-    uniform node of another uniformly chosen class. Self-loops and repeated edges are
+    Each of `num_nodes * avg_degree / 2` undirected edges picks a uniform source. With
+    probability `homophily` its target is a uniform node of the source's class, else it
+    is a uniform node of another, uniformly chosen class. Self-loops and repeated edges are
     dropped when the store is built, so the final mean degree is a little below
     `avg_degree` on small graphs.
     """
@@ -113,7 +113,7 @@ def csbm(
 
 
 def load_source_examples(source: str, source_path: str | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """All examples of a foundation dataset, flattened: (float32[n, d], int32[n], classes).
+    """Load all examples of a foundation dataset, flattened: (float32[n, d], int32[n], classes).
 
     The foundation loader splits and standardises; the splits are joined back here
     because the GNN task draws its own node splits.

@@ -8,7 +8,7 @@ tensorstore release the GIL, so the threads overlap with compute.
 
 Every batch is a pure function of (seed, batch index): the shuffle comes from the
 seed and the sampler's seed from the batch index. The iterator's state is therefore
-just its position, and a run restored from a checkpoint sees the same batches as one
+just its position, and a run restored from a checkpoint gets the same batches as one
 that never stopped.
 """
 
@@ -83,7 +83,7 @@ def train_dataset(
     """Stream of stacked training batches over `num_epochs` epochs, leaves of shape [batches_per_step, ...].
 
     Seeds are reshuffled every epoch and each epoch drops its last partial batch, so
-    every batch holds `layout.batch_size` distinct seeds. An epoch is
+    every batch contains `layout.batch_size` distinct seeds. An epoch is
     `len(train_ids) // batch_size` sub-batches; a step stacks `batches_per_step` of
     them and may span two epochs.
     """
@@ -99,7 +99,7 @@ def train_dataset(
 
 
 def eval_dataset(ids: np.ndarray, batcher: SubgraphBatcher, *, num_threads: int, prefetch: int) -> grain.IterDataset:
-    """One pass over `ids` in order; the last batch holds fewer seeds, with the same budgets."""
+    """Build one pass over `ids` in order; the last batch has fewer seeds but the same budgets."""
     dataset = (
         grain.MapDataset.source(np.asarray(ids, dtype=np.int64))
         .batch(batcher.layout.batch_size, drop_remainder=False)
@@ -117,7 +117,7 @@ def _with_prefetch(dataset: grain.MapDataset, num_threads: int, prefetch: int) -
 
 
 def model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
-    """The arrays of a batch that the jitted step reads (drops host-only keys)."""
+    """Drop the host-only keys of a batch, keeping the arrays that the jitted step reads."""
     return {key: value for key, value in batch.items() if key not in HOST_KEYS}
 
 

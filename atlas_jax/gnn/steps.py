@@ -1,8 +1,8 @@
 """Jitted train and eval steps of the GNN task, data-parallel over the `data` mesh axis.
 
 A training batch is a stack of G padded sub-batches (leading axis G). The train
-step runs under `jax.shard_map`: each device of the `data` axis takes G / D
-sub-batches and sums the masked cross-entropy of its seeds; the gradient sums are
+step runs under `jax.shard_map`. Each device of the `data` axis takes G / D
+sub-batches and sums the masked cross-entropy of its seeds. The gradient sums are
 added across devices and divided by the total count of labelled seeds. The result is
 the gradient of the mean loss over all G sub-batches, whatever D is, so a run on
 eight devices matches a run on one device that sees the same stacked batches (up to
@@ -29,7 +29,7 @@ DATA_AXIS = "data"
 
 
 def create_data_mesh(num_devices: int = 0) -> jax.sharding.Mesh:
-    """A 1-D mesh over the `data` axis with `num_devices` devices (0: every local device).
+    """Create a 1-D mesh over the `data` axis with `num_devices` devices (0: every local device).
 
     The axis is Auto-typed: the step body runs under `shard_map`, which states the
     per-device layout itself, so nothing relies on sharding propagation in types.

@@ -1,7 +1,7 @@
 """The GNN training loop: sampled mini-batches or the full graph, evaluation, checkpoints.
 
 `train_gnn` is the one entry point. Sampled mode streams padded batches from the
-grain pipeline into the data-parallel step; full-graph mode runs the same step on
+grain pipeline into the data-parallel step. Full-graph mode runs the same step on
 the whole graph, one step per epoch, as the accuracy reference. Both checkpoint the
 model, the optimizer and the input pipeline's position with orbax, so rerunning in
 the same folder resumes where the last checkpoint left off and sees the same batches.
@@ -10,7 +10,6 @@ the same folder resumes where the last checkpoint left off and sees the same bat
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,10 +18,9 @@ from typing import Any
 
 import jax
 import numpy as np
-import optax
 from flax import nnx
 
-from atlas_jax.errors import AtlasError, ConfigError, NonFiniteLossError
+from atlas_jax.errors import ConfigError, NonFiniteLossError
 from atlas_jax.gnn import pipeline
 from atlas_jax.gnn.batching import BatchLayout, budget_summary, full_graph_batch, stack_batches
 from atlas_jax.gnn.config import GNNConfig
@@ -55,7 +53,7 @@ class RunOptions:
 
 @dataclasses.dataclass
 class TrainResult:
-    """What `train_gnn` returns: the JSON-ready summary and the trained model's parts."""
+    """Output of `train_gnn`: the JSON-ready summary and the trained model's parts."""
 
     summary: dict[str, Any]
     graphdef: nnx.GraphDef
@@ -134,6 +132,7 @@ class _Evaluator:
         self.mode = "full" if use_full else "sampled"
         self.dataset = dataset
         self.cfg = cfg
+        self._full_arrays = None
         if use_full:
             self._full = _full_batch(dataset)
             self._predict = make_predict_step(graphdef, None)
@@ -168,7 +167,8 @@ class _Evaluator:
 
     @property
     def _full_device(self):
-        if not hasattr(self, "_full_arrays"):
+        # Copied to the device on first use, so a run that never validates skips the copy.
+        if self._full_arrays is None:
             self._full_arrays = jax.device_put(pipeline.model_inputs(self._full))
         return self._full_arrays
 
