@@ -169,14 +169,18 @@ def pad_subgraph(
             )
         new_position[start:stop] = node_starts[hop] + np.arange(stop - start)
 
+    # Each hop is one contiguous block in both arrays, so slices copy it.
     x = np.zeros((layout.num_nodes, num_features), dtype=np.float32)
     y = np.zeros(layout.num_nodes, dtype=np.int32)
     node_ids = np.full(layout.num_nodes, -1, dtype=np.int64)
     node_mask = np.zeros(layout.num_nodes, dtype=bool)
-    x[new_position] = features
-    y[new_position] = np.maximum(labels, 0)
-    node_ids[new_position] = subgraph.nodes
-    node_mask[new_position] = True
+    for hop in range(layout.num_hops + 1):
+        start, stop = int(node_hops[hop]), int(node_hops[hop + 1])
+        slots = slice(node_starts[hop], node_starts[hop] + stop - start)
+        x[slots] = features[start:stop]
+        y[slots] = np.maximum(labels[start:stop], 0)
+        node_ids[slots] = subgraph.nodes[start:stop]
+        node_mask[slots] = True
     loss_mask = np.zeros(layout.num_nodes, dtype=bool)
     loss_mask[:num_seeds] = labels[:num_seeds] >= 0
 

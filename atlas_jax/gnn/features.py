@@ -58,9 +58,11 @@ class MemoryFeatureStore:
 
     def fetch(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = _check_ids(ids, self.num_nodes)
+        # np.take gathers rows several times faster than fancy indexing `features[ids]`
+        # (numpy 1.26 and 2.x, measured on 60,000 ids of a 10^7 x 32 array).
         return (
-            np.asarray(self.features[ids], dtype=np.float32),
-            np.asarray(self.labels[ids], dtype=np.int32),
+            np.take(self.features, ids, axis=0).astype(np.float32, copy=False),
+            np.take(self.labels, ids).astype(np.int32, copy=False),
         )
 
 
@@ -135,6 +137,11 @@ def write_zarr_features(
             covering all rows; blocks never need to fit in RAM together.
         chunk_rows: rows per zarr chunk. One fetch reads whole chunks, so smaller chunks
             read less data for scattered ids and larger ones have less per-chunk overhead.
+
+    NOTE: sampled ids are scattered over the whole graph, so at 10^7 nodes one batch
+    touches nearly every 1024-row chunk and reads the whole array. 64-row chunks in
+    zarr shards read 20x less but measured 3x slower per batch in tensorstore 0.1.86
+    (per-chunk overhead), so the default stays at 1024 rows; see docs/benchmarks.md.
     """
     import tensorstore as ts
 

@@ -68,7 +68,8 @@ class _Timers:
     """Seconds and counts accumulated over training steps."""
 
     wait: float = 0.0  # the step loop blocked in next(iterator)
-    compute: float = 0.0  # device transfer, step and blocking on its result
+    transfer: float = 0.0  # copying the batch to the devices
+    compute: float = 0.0  # the jitted step, blocking on its result
     sample: float = 0.0  # sampler time inside the pipeline threads
     fetch: float = 0.0  # feature and label reads inside the pipeline threads
     pad: float = 0.0  # padding inside the pipeline threads
@@ -95,9 +96,10 @@ class _Timers:
         self.budget_edges += copies * layout.num_edges
 
     def summary(self) -> dict[str, float]:
-        busy = self.wait + self.compute
+        busy = self.wait + self.transfer + self.compute
         return {
             "time_input_wait_s": self.wait,
+            "time_transfer_s": self.transfer,
             "time_compute_s": self.compute,
             "time_sample_s": self.sample,
             "time_fetch_s": self.fetch,
@@ -314,12 +316,10 @@ def train_gnn(
         while step < total_steps:
             # Wait for input: time the device could have spent computing.
             started = time.perf_counter()
-            if sampled:
-                batch = next(iterator)
-                device_batch = shard_batch(pipeline.model_inputs(batch), mesh)
-            else:
-                batch, device_batch = None, full_device
+            batch = next(iterator) if sampled else None
             waited = time.perf_counter()
+            device_batch = shard_batch(pipeline.model_inputs(batch), mesh) if sampled else full_device
+            transferred = time.perf_counter()
 
             keys = dropout_keys(options.seed, step, stack)
             params, opt_state, metrics = train_step(params, opt_state, device_batch, keys)
@@ -338,7 +338,8 @@ def train_gnn(
                 progress.start_clock()
             else:
                 timers.wait += waited - started
-                timers.compute += finished - waited
+                timers.transfer += transferred - waited
+                timers.compute += finished - transferred
                 timers.add_batch(batch, layout, seeds_per_step)
             last_metrics = metrics
             progress.update(step, metrics["loss"])
