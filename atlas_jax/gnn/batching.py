@@ -61,7 +61,7 @@ class BatchLayout:
     ) -> "BatchLayout":
         """Derive the budgets of a batch of `batch_size` seeds sampled with `fanouts`.
 
-        Hop k holds at most `batch_size * fanouts[0] * ... * fanouts[k-1]` new nodes,
+        Hop k has at most `batch_size * fanouts[0] * ... * fanouts[k-1]` new nodes,
         and no hop can hold more nodes than the graph has. The optional graph sizes
         only tighten the budgets of small graphs.
 

@@ -58,6 +58,7 @@ def test_train_step_compiles_once_per_multi_epoch_run(small_csbm):
     assert summary["test_accuracy"] > 0.4  # chance is 0.25 on 4 balanced classes
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_uninterrupted_run(tmp_path, small_csbm):
     straight = train_gnn(_config(), OPTIM, small_csbm, RunOptions(run_dir=tmp_path / "straight", progress=False))
 
@@ -82,6 +83,7 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, small_csbm):
     assert sorted(p.name for p in (interrupted / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "15"]
 
 
+@pytest.mark.slow
 def test_data_parallel_run_matches_single_device(small_csbm):
     # The same 8 sampled batches per step, on 8 devices and on 1.
     cfg = _config(epochs=1)

@@ -54,3 +54,10 @@ def test_atlas_command_runs_gnn_experiment(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["dataset"] == "knn"
     assert summary["test_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("option, dataset, mode", [("karate", "karate", "full"), ("rmat", "rmat", "sampled")])
+def test_gnn_group_options_compose(option, dataset, mode):
+    cfg = compose_config(["task=gnn", f"+gnn={option}"])
+    assert cfg.gnn.data.name == dataset
+    assert cfg.gnn.mode == mode
