@@ -43,7 +43,9 @@ class GraphStore:
     def edge_weights(self, v: int) -> NDArray[np.float32] | None: ...
     def node_edge_types(self, v: int) -> NDArray[np.uint8] | NDArray[np.uint16] | None: ...
     def degree(self, v: int) -> int: ...
-    def degrees(self, ids: NDArray[np.int64]) -> list[int]: ...
+    def degrees(self, ids: NDArray[np.int64]) -> NDArray[np.int64]: ...
+    def degree_summary(self) -> dict[str, int]:
+        """Maximum degree and isolated-node count from one sequential read of indptr."""
     def neighbors_batch(self, ids: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
     def store_ids(self, input_ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Store id of each input id through the id map, -1 where absent."""
@@ -89,8 +91,14 @@ def random_walks(
 ) -> NDArray[np.int64]:
     """int64[len(starts), length + 1] uniform random walks."""
 
-def time_lookups(store: GraphStore, ids: NDArray[np.int64], repeats: int = 3) -> NDArray[np.float64]:
-    """Warm per-id neighbour-lookup latency in nanoseconds, timed inside C++."""
+def time_lookups(
+    store: GraphStore, ids: NDArray[np.int64], repeats: int = 3, back_to_back: bool = True
+) -> NDArray[np.float64]:
+    """Per-id neighbour-lookup latency in nanoseconds, timed inside C++.
+
+    back_to_back: time each id ``repeats`` times in a row (median, CPU caches warm);
+    otherwise visit all ids in order per round (mean, pages resident, caches cold).
+    """
 
 def parse_edge_line(
     line: str, with_weights: bool = False, with_types: bool = False

@@ -236,6 +236,10 @@ class TextSource final : public EdgeSource {
         start = nl + 1;
       }
       carry_.erase(0, start);
+      if (carry_.size() > kMaxLine) {
+        throw InputError(file_.path() + ":" + std::to_string(line_number_ + 1) + ": line is longer than " +
+                         std::to_string(kMaxLine) + " bytes; is this a text edge list?");
+      }
       if (eof_ && !carry_.empty()) {
         handle_line(carry_.data(), carry_.data() + carry_.size(), batch);
         carry_.clear();
@@ -249,12 +253,13 @@ class TextSource final : public EdgeSource {
 
  private:
   static constexpr size_t kBlockBytes = size_t{4} << 20;
+  static constexpr size_t kMaxLine = size_t{1} << 16;
 
   void handle_line(const char* b, const char* e, EdgeBatch& batch) {
     ++line_number_;
-    if (e - b > (1 << 16)) {
-      throw InputError(file_.path() + ":" + std::to_string(line_number_) + ": line is longer than 65536 bytes; " +
-                       "is this a text edge list?");
+    if (static_cast<size_t>(e - b) > kMaxLine) {
+      throw InputError(file_.path() + ":" + std::to_string(line_number_) + ": line is longer than " +
+                       std::to_string(kMaxLine) + " bytes; is this a text edge list?");
     }
     const ParsedLine line =
         parse_edge_line(b, e, with_weights_, with_types_, file_.path() + ":" + std::to_string(line_number_));

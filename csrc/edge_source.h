@@ -18,8 +18,11 @@ struct EdgeBatch {
   std::vector<int64_t> dst;
   std::vector<float> weights;  // empty unless the source has weights
   std::vector<int64_t> types;  // empty unless the source has edge types
+  int64_t input_edges = -1;    // input edges this batch covers when the source left some out, else -1
   size_t size() const { return src.size(); }
+  int64_t covered() const { return input_edges >= 0 ? input_edges : static_cast<int64_t>(src.size()); }
   void clear() {
+    input_edges = -1;
     src.clear();
     dst.clear();
     weights.clear();
@@ -36,6 +39,11 @@ class EdgeSource {
   virtual bool next(EdgeBatch& batch) = 0;
   virtual bool has_weights() const { return false; }
   virtual bool has_types() const { return false; }
+  // Hint: the consumer needs only edges whose source is in [lo, hi), so the
+  // source may leave the others out; lo = -1 lifts the restriction.
+  virtual void restrict_sources(int64_t lo, int64_t hi) { (void)lo, (void)hi; }
+  // Hint: the consumer ignores destinations, so the source may return 0 for them.
+  virtual void skip_destinations(bool skip) { (void)skip; }
   // Number of input edges if known without a pass, else -1.
   virtual int64_t num_edges_hint() const { return -1; }
   // Node count fixed by the source (R-MAT), else -1.

@@ -299,51 +299,74 @@ struct Plan {
 
 template <typename IdT>
 void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& plan, const IdTable& table,
-                    const std::vector<uint32_t>& counts, const std::vector<int64_t>& bounds, int first_pass,
+                    std::vector<uint32_t>& counts, const std::vector<int64_t>& bounds, int first_pass,
                     int num_passes, int64_t input_edges, FileWriter& out, FileWriter* weights_tmp,
                     FileWriter* types_tmp, uint32_t& indptr_crc, uint32_t& indices_crc, Reporter& reporter,
                     BuildStats& stats) {
   const uint64_t indptr_off = kAlignment;
   const uint64_t indices_off = align_up(indptr_off + (static_cast<uint64_t>(plan.num_nodes) + 1) * 8, kAlignment);
   const bool sort = opt.sort || opt.dedup;
-  int64_t cursor = 0;  // edges written so far
+  int64_t written = 0;  // edges written to the output so far
   const int64_t zero = 0;
   out.write_at(&zero, sizeof(zero), indptr_off);
   indptr_crc = crc32(&zero, sizeof(zero));
   indices_crc = 0;
 
+  // Reserve the largest bucket once: growing a vector later would copy it and
+  // briefly hold two buckets, past the memory budget.
+  uint64_t max_bucket_edges = 0;
+  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+    uint64_t edges = 0;
+    for (int64_t v = bounds[b]; v < bounds[b + 1]; ++v) edges += counts[v];
+    max_bucket_edges = std::max(max_bucket_edges, edges);
+  }
   Bucket<IdT> bucket, scratch;
-  std::vector<uint64_t> offsets;
-  std::vector<uint64_t> fill;  // fill cursors, then the final indptr values of the bucket
+  bucket.neighbors.reserve(max_bucket_edges);
+  if (plan.weights) bucket.weights.reserve(max_bucket_edges);
+  if (plan.types) bucket.types.reserve(max_bucket_edges);
+  std::vector<uint8_t> degree_low_bits;  // degree mod 256 per node of the bucket, to check the fill
+  std::vector<int64_t> indptr_chunk;
   std::vector<uint32_t> perm;
   std::vector<uint8_t> narrow;
   EdgeBatch batch;
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
     const int64_t lo = bounds[b], hi = bounds[b + 1];
     const size_t k = static_cast<size_t>(hi - lo);
-    offsets.assign(k + 1, 0);
-    for (size_t i = 0; i < k; ++i) offsets[i + 1] = offsets[i] + counts[lo + i];
-    fill.assign(offsets.begin(), offsets.end() - 1);
-    const size_t bucket_edges = offsets[k];
+    // Turn this bucket's degrees into fill cursors in place: cursor[i] starts at
+    // node i's local offset and ends at node i + 1's, so node i's edges are
+    // [cursor[i - 1], cursor[i]) after the pass. This costs one byte per node
+    // beyond the degree table. The planner keeps a bucket under 2^32 edges.
+    uint32_t* cursor = counts.data() + lo;
+    degree_low_bits.resize(k);
+    uint64_t total = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const uint32_t degree = cursor[i];
+      degree_low_bits[i] = static_cast<uint8_t>(degree);
+      cursor[i] = static_cast<uint32_t>(total);
+      total += degree;
+    }
+    const size_t bucket_edges = static_cast<size_t>(total);
     bucket.neighbors.resize(bucket_edges);
     if (plan.weights) bucket.weights.resize(bucket_edges);
     if (plan.types) bucket.types.resize(bucket_edges);
+    auto changed_input = [&](int64_t u) {
+      return InputError("node " + std::to_string(u) + " has a different number of edges than in the counting " +
+                        "pass; the input changed during the build");
+    };
 
     // One pass over the input places the edges of nodes lo..hi-1.
     const int pass = first_pass + static_cast<int>(b);
     auto place = [&](int64_t u, int64_t v, float w, int64_t t) {
       if (u < lo || u >= hi) return;
-      const size_t i = static_cast<size_t>(u - lo);
-      const uint64_t pos = fill[i]++;
-      if (pos >= offsets[i + 1]) {
-        throw InputError("node " + std::to_string(u) + " has more edges than in the counting pass; the input "
-                         "changed during the build");
-      }
+      const uint64_t pos = cursor[u - lo]++;
+      if (pos >= bucket_edges) throw changed_input(u);
       bucket.neighbors[pos] = static_cast<IdT>(v);
       if (plan.weights) bucket.weights[pos] = w;
       if (plan.types) bucket.types[pos] = static_cast<uint16_t>(t);
     };
     int64_t done = 0;
+    // Without symmetrisation only edges leaving this bucket matter, so the source may skip the rest.
+    if (!opt.symmetrize && !plan.remap) source.restrict_sources(lo, hi);
     source.rewind();
     while (source.next(batch)) {
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -355,29 +378,45 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
         place(u, v, w, t);
         if (opt.symmetrize && u != v) place(v, u, w, t);
       }
-      done += static_cast<int64_t>(batch.size());
+      done += batch.covered();
       reporter.report("fill", pass, num_passes, done, input_edges, false);
     }
+    source.restrict_sources(-1, -1);
+    // With unchanged input every cursor ends where the next node starts. A change
+    // that keeps the total and shifts degrees by multiples of 256 would go unseen.
+    auto begin_of = [&](size_t i) -> uint64_t { return i == 0 ? 0 : cursor[i - 1]; };
+    auto end_of = [&](size_t i) -> uint64_t { return cursor[i]; };
+    if (k > 0 && end_of(k - 1) != bucket_edges) throw changed_input(hi - 1);
     for (size_t i = 0; i < k; ++i) {
-      if (fill[i] != offsets[i + 1]) {
-        throw InputError("node " + std::to_string(lo + static_cast<int64_t>(i)) +
-                         " has fewer edges than in the counting pass; the input changed during the build");
+      if (end_of(i) < begin_of(i) || static_cast<uint8_t>(end_of(i) - begin_of(i)) != degree_low_bits[i]) {
+        throw changed_input(lo + static_cast<int64_t>(i));
       }
     }
 
-    // Sort and deduplicate node by node, compacting the bucket in place.
+    // Sort and deduplicate node by node, compacting the bucket in place, and
+    // append indptr entries in order through a small buffer.
     size_t write = 0;
+    uint64_t indptr_pos = indptr_off + (static_cast<uint64_t>(lo) + 1) * 8;
+    indptr_chunk.clear();
+    auto flush_indptr = [&] {
+      out.write_at(indptr_chunk.data(), indptr_chunk.size() * sizeof(int64_t), indptr_pos);
+      indptr_crc = crc32(indptr_chunk.data(), indptr_chunk.size() * sizeof(int64_t), indptr_crc);
+      indptr_pos += indptr_chunk.size() * sizeof(int64_t);
+      indptr_chunk.clear();
+    };
     for (size_t i = 0; i < k; ++i) {
-      const size_t kept = finish_node(bucket, offsets[i], offsets[i + 1], write, sort, opt.dedup, perm, scratch);
-      stats.duplicates_dropped += static_cast<int64_t>(offsets[i + 1] - offsets[i] - kept);
+      const size_t node_begin = begin_of(i);
+      const size_t node_end = end_of(i);
+      const size_t kept = finish_node(bucket, node_begin, node_end, write, sort, opt.dedup, perm, scratch);
+      stats.duplicates_dropped += static_cast<int64_t>(node_end - node_begin - kept);
       write += kept;
-      fill[i] = static_cast<uint64_t>(cursor) + write;
+      indptr_chunk.push_back(written + static_cast<int64_t>(write));
+      if (indptr_chunk.size() == (size_t{1} << 16)) flush_indptr();
     }
+    flush_indptr();
 
-    // Append the bucket to the output; indptr and indices are written strictly in order.
-    out.write_at(fill.data(), k * sizeof(uint64_t), indptr_off + (static_cast<uint64_t>(lo) + 1) * 8);
-    indptr_crc = crc32(fill.data(), k * sizeof(uint64_t), indptr_crc);
-    out.write_at(bucket.neighbors.data(), write * sizeof(IdT), indices_off + static_cast<uint64_t>(cursor) * sizeof(IdT));
+    // Append the bucket's edges; indices are written strictly in order.
+    out.write_at(bucket.neighbors.data(), write * sizeof(IdT), indices_off + static_cast<uint64_t>(written) * sizeof(IdT));
     indices_crc = crc32(bucket.neighbors.data(), write * sizeof(IdT), indices_crc);
     if (plan.weights) weights_tmp->append(bucket.weights.data(), write * sizeof(float));
     if (plan.types) {
@@ -388,10 +427,10 @@ void fill_and_write(EdgeSource& source, const BuildOptions& opt, const Plan& pla
         types_tmp->append(bucket.types.data(), write * sizeof(uint16_t));
       }
     }
-    cursor += static_cast<int64_t>(write);
+    written += static_cast<int64_t>(write);
     reporter.report("fill", pass, num_passes, input_edges, input_edges, true);
   }
-  stats.num_edges = cursor;
+  stats.num_edges = written;
 }
 
 }  // namespace
@@ -470,6 +509,9 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
     }
     ++counts[v];
   };
+  // Directed counting of a source with fixed node ids (R-MAT) needs no destinations.
+  const bool sources_only = !opt.symmetrize && !opt.drop_self_loops && !plan.remap && source.num_nodes_hint() >= 0;
+  source.skip_destinations(sources_only);
   source.rewind();
   while (source.next(batch)) {
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -501,31 +543,35 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
       bump(u);
       if (opt.symmetrize && u != v) bump(v);
     }
-    seen += static_cast<int64_t>(batch.size());
+    seen += batch.covered();
     reporter.report("count", pass, num_passes, seen, input_edges, false);
   }
+  source.skip_destinations(false);
   input_edges = seen;
   stats.input_edges = seen;
   plan.narrow_types = max_type < 256;
 
   // Buckets: consecutive node ranges whose edges and offsets fit the budget left after the degree table.
   const uint64_t per_edge = (n <= (int64_t{1} << 31) ? 4 : 8) + (plan.weights ? 4 : 0) + (plan.types ? 2 : 0);
-  const uint64_t per_node = 2 * sizeof(uint64_t);
-  const uint64_t min_bucket = uint64_t{1} << 20;
+  const uint64_t per_node = 1;  // the degree check byte; the degree table is counted apart
+  const uint64_t min_bucket = uint64_t{64} << 10;
   uint64_t bucket_budget = opt.memory_bytes > table_bytes + min_bucket ? opt.memory_bytes - table_bytes : min_bucket;
   if (opt.memory_bytes < table_bytes + min_bucket) {
     stats.warnings.push_back("memory budget " + std::to_string(opt.memory_bytes) + " bytes is below the " +
-                             std::to_string(table_bytes) + "-byte degree table plus a 1 MiB bucket; using " +
+                             std::to_string(table_bytes) + "-byte degree table plus a 64 KiB bucket; using " +
                              std::to_string(table_bytes + min_bucket) + " bytes");
   }
   std::vector<int64_t> bounds{0};
   uint64_t acc = 0;
+  uint64_t acc_edges = 0;  // kept below 2^32 so local offsets fit the uint32 degree table
   for (int64_t v = 0; v < n; ++v) {
     const uint64_t cost = counts[v] * per_edge + per_node;
-    if (acc > 0 && acc + cost > bucket_budget) {
+    if (acc > 0 && (acc + cost > bucket_budget || acc_edges + counts[v] > std::numeric_limits<uint32_t>::max())) {
       bounds.push_back(v);
       acc = 0;
+      acc_edges = 0;
     }
+    acc_edges += counts[v];
     if (cost > bucket_budget) {
       stats.warnings.push_back("node " + std::to_string(v) + " alone needs " + std::to_string(cost) +
                                " bytes, more than the bucket budget; it gets a bucket of its own");
@@ -566,9 +612,10 @@ BuildStats build_graph(EdgeSource& source, const std::string& out_path, const Bu
   h.alignment = kAlignment;
   h.num_nodes = static_cast<uint64_t>(n);
   h.num_edges = m;
-  h.flags = (plan.weights ? kHasWeights : 0) | (plan.types ? kHasTypes : 0) | (plan.remap ? kHasIdMap : 0) |
-            (opt.symmetrize ? kSymmetrized : 0) | (opt.sort || opt.dedup ? kSorted : 0) |
-            (opt.dedup ? kDeduplicated : 0) | (opt.drop_self_loops ? kNoSelfLoops : 0);
+  auto flag = [](bool on, Flags bit) -> uint64_t { return on ? uint64_t{bit} : uint64_t{0}; };
+  h.flags = flag(plan.weights, kHasWeights) | flag(plan.types, kHasTypes) | flag(plan.remap, kHasIdMap) |
+            flag(opt.symmetrize, kSymmetrized) | flag(opt.sort || opt.dedup, kSorted) |
+            flag(opt.dedup, kDeduplicated) | flag(opt.drop_self_loops, kNoSelfLoops);
   uint64_t offset = kAlignment;
   auto place_section = [&](int id, DType dtype, uint64_t count) {
     Section& s = h.sections[id];

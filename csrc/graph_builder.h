@@ -1,7 +1,7 @@
 // Out-of-core CSR builder. Memory stays near `memory_bytes` whatever the
-// edge count: a counting pass sizes every node, a prefix sum places it, and
-// each bucket of consecutive nodes whose edges fit the budget is filled by
-// one more pass over the (rewindable) input, sorted, deduplicated and
+// edge count. A counting pass sizes every node and a prefix sum places it.
+// Then each bucket of consecutive nodes whose edges fit the budget is filled
+// by one more pass over the (rewindable) input, sorted, deduplicated and
 // appended to the output. Output goes to a temporary file renamed at the end.
 #pragma once
 

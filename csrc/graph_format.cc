@@ -67,12 +67,13 @@ void validate_header(const FileHeader& h, uint64_t actual_size, const std::strin
     if (h.byte_order == 0x04030201u) fail("written on a machine of the other byte order; rebuild it here");
     fail("corrupt header, byte-order mark " + std::to_string(h.byte_order) + " is invalid");
   }
-  if (header_checksum(h) != h.header_crc) {
-    fail("corrupt header, its CRC-32 does not match (the file was modified or damaged); rebuild the store");
-  }
   if (h.version != kFormatVersion) {
     fail("unsupported format version " + std::to_string(h.version) + ", this reader supports version " +
          std::to_string(kFormatVersion) + "; rebuild the store with this atlas_jax");
+  }
+  // Checked after the version, because another version may lay out its header differently.
+  if (header_checksum(h) != h.header_crc) {
+    fail("corrupt header, its CRC-32 does not match (the file was modified or damaged); rebuild the store");
   }
   if (h.header_size != sizeof(FileHeader)) fail("corrupt header, header_size " + std::to_string(h.header_size));
   if (h.alignment < kAlignment || h.alignment > (1u << 30) || (h.alignment & (h.alignment - 1)) != 0) {

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -259,11 +260,32 @@ Releases the GIL while hashing, so large buffers can be checked from threads.)do
           [](const Store& s, IdArray ids) {
             std::vector<int64_t> out(static_cast<size_t>(ids.size()));
             const int64_t* p = ids.data();
-            py::gil_scoped_release release;
-            for (size_t i = 0; i < out.size(); ++i) out[i] = s.degree(p[i]);
-            return out;
+            {
+              py::gil_scoped_release release;
+              for (size_t i = 0; i < out.size(); ++i) out[i] = s.degree(p[i]);
+            }
+            return to_numpy(std::move(out));
           },
           py::arg("ids"))
+      .def(
+          "degree_summary",
+          [](const Store& s) {
+            int64_t max_degree = 0, isolated = 0;
+            {
+              py::gil_scoped_release release;
+              const int64_t* ip = s.indptr();
+              for (int64_t v = 0; v < s.num_nodes(); ++v) {
+                const int64_t d = ip[v + 1] - ip[v];
+                max_degree = std::max(max_degree, d);
+                isolated += d == 0;
+              }
+            }
+            py::dict d;
+            d["max_degree"] = max_degree;
+            d["isolated_nodes"] = isolated;
+            return d;
+          },
+          "Maximum degree and isolated-node count, from one sequential read of indptr.")
       .def(
           "neighbors_batch",
           [](const Store& s, IdArray ids) {
@@ -435,18 +457,22 @@ Releases the GIL while hashing, so large buffers can be checked from threads.)do
 
   m.def(
       "time_lookups",
-      [](const Store& store, IdArray ids, int repeats) {
+      [](const Store& store, IdArray ids, int repeats, bool back_to_back) {
         std::vector<double> ns;
         const int64_t* p = ids.data();
         const int64_t n = ids.size();
         {
           py::gil_scoped_release release;
-          ns = atlas::time_lookups(store, p, n, repeats);
+          ns = atlas::time_lookups(store, p, n, repeats, back_to_back);
         }
         return to_numpy(std::move(ns));
       },
-      py::arg("store"), py::arg("ids"), py::arg("repeats") = 3,
-      "Warm neighbour-lookup latency per id in nanoseconds, timed inside C++.");
+      py::arg("store"), py::arg("ids"), py::arg("repeats") = 3, py::arg("back_to_back") = true,
+      R"doc(Neighbour-lookup latency per id in nanoseconds, timed inside C++.
+
+With ``back_to_back`` each id is timed ``repeats`` times in a row after one untimed
+lookup (median kept, data in the CPU caches); otherwise ids are visited in order,
+one untimed round then ``repeats`` timed rounds (mean kept, pages resident).)doc");
 
   m.def(
       "parse_edge_line",

@@ -20,9 +20,10 @@ inline uint64_t stream_key(uint64_t seed, uint64_t a, uint64_t b = 0) {
   return mix64(mix64(mix64(seed) ^ a) ^ (b * 0xD1B54A32D192ED03ull));
 }
 
-// The `counter`-th 64-bit draw of the stream `key`.
+// The `counter`-th 64-bit draw of the stream `key`: SplitMix64 output for the
+// state key + counter * golden ratio, so one mix per draw.
 inline uint64_t draw64(uint64_t key, uint64_t counter) {
-  return mix64(key ^ mix64(counter));
+  return mix64(key + counter * 0x9E3779B97F4A7C15ull);
 }
 
 // Map a 64-bit draw onto [0, bound) by multiply-high (Lemire 2019). The bias is

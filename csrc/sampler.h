@@ -20,7 +20,8 @@ struct SampledSubgraph {
 };
 
 // Sample up to fanouts[h] neighbours without replacement for each node that
-// entered at hop h. Nodes with degree <= fanout keep all their neighbours.
+// entered at hop h; a fanout of -1 keeps every neighbour. Nodes with degree
+// <= fanout keep all their neighbours.
 // `weighted` draws proportionally to the edge weights (Efraimidis-Spirakis
 // keys), never picking a neighbour of weight <= 0. `seeds` must be distinct.
 SampledSubgraph sample_neighbors(const GraphStore& store, const int64_t* seeds, int64_t num_seeds,
@@ -33,8 +34,12 @@ std::vector<int64_t> random_walks(const GraphStore& store, const int64_t* starts
 
 // Time the O(1) lookup of each id's neighbour list: the two indptr reads and a
 // read of the first and last neighbour, as neighbors() does before it wraps the
-// range. One untimed round warms the caches, then the result per id is the
-// mean over `repeats` timed rounds, in nanoseconds.
-std::vector<double> time_lookups(const GraphStore& store, const int64_t* ids, int64_t count, int repeats);
+// range. Returns nanoseconds per id. With `back_to_back`, each id is timed
+// `repeats` times in a row after one untimed lookup and the median is kept, so
+// its data is in the CPU caches. Otherwise all ids are visited once untimed and
+// then `repeats` times in order, keeping the mean: pages are resident, but
+// lookups in a graph larger than the caches also pay cache and TLB misses.
+std::vector<double> time_lookups(const GraphStore& store, const int64_t* ids, int64_t count, int repeats,
+                                 bool back_to_back);
 
 }  // namespace atlas

@@ -112,7 +112,7 @@ def _as_ids(name: str, values: Any) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.integer):
         raise ConfigError(f"{name} must hold integer node ids, got dtype {array.dtype}")
     if array.dtype == np.uint64 and int(array.max()) > np.iinfo(np.int64).max:
-        raise ConfigError(f"{name} holds ids above 2^63 - 1, which the store cannot represent")
+        raise ConfigError(f"{name} contains ids above 2^63 - 1, which int64 node ids cannot represent; renumber them")
     return np.ascontiguousarray(array, dtype=np.int64)
 
 

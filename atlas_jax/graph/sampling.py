@@ -63,7 +63,7 @@ def sample(
     Args:
         store: the graph.
         seeds: int64[b] distinct node ids.
-        fanouts: neighbours per node at each hop, such as ``[15, 10, 5]``.
+        fanouts: neighbours per node at each hop, such as ``[15, 10, 5]``; -1 keeps all.
         seed: random seed.
         weighted: draw proportionally to edge weights (weights <= 0 are never drawn).
         num_threads: worker threads; None uses up to 8 CPUs.

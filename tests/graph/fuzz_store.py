@@ -1,10 +1,10 @@
 """Fuzz the store reader and the text edge parser; run as a script in a child process.
 
 ``python fuzz_store.py WORKDIR NUM_CASES SEED`` prints one JSON line of counts
-and exits 0 when every case ended as expected: a damaged store raises
-GraphFormatError (from open, or at the latest from verify) and never crashes,
-and the text parser raises GraphInputError on every malformed line and agrees
-with a Python reference on random lines. A crash kills this process, which the
+and exits 0 when every case ended as expected. A damaged store must raise
+GraphFormatError from open, or at the latest from verify, and never crash. The
+text parser must raise GraphInputError on every malformed line and agree with
+a Python model of its grammar on random lines. A crash kills this process, which the
 calling test sees as a nonzero exit status.
 """
 
@@ -36,7 +36,9 @@ def make_stores(workdir: Path, rng: np.random.Generator) -> list[bytes]:
     full = build_graph(workdir / "full.csr", src=sparse_ids[src], dst=sparse_ids[dst % 200],
                        weights=rng.random(1500), edge_types=rng.integers(0, 5, size=1500), symmetrize=True,
                        progress=False)
-    assert full.has_id_map and full.has_weights and full.has_edge_types
+    assert full.has_id_map
+    assert full.has_weights
+    assert full.has_edge_types
     empty = build_graph(workdir / "empty.csr", src=np.zeros(0, np.int64), dst=np.zeros(0, np.int64), progress=False)
     del plain, full, empty
     return [(workdir / name).read_bytes() for name in ("plain.csr", "full.csr", "empty.csr")]
@@ -84,7 +86,8 @@ def check_file(path: Path, data: bytes, original: GraphStore, counts: dict) -> N
         exercise(path)
     except GraphFormatError as err:
         message = str(err)
-        assert str(path) in message and len(message) > len(str(path)) + 10, message
+        assert str(path) in message, message
+        assert len(message) > len(str(path)) + 10, message
         counts["rejected"] += 1
         return
     # Accepted only if the change is meaningless, such as the dtype code of a zero-length section.
@@ -172,7 +175,8 @@ def fuzz_lines(rng: np.random.Generator, num_cases: int, counts: dict) -> None:
         try:
             result = _core.parse_edge_line(line, weights, types)
         except GraphInputError as err:
-            assert "<line>:" in str(err) and "expected" in str(err), str(err)
+            assert "<line>:" in str(err), str(err)
+            assert "expected" in str(err), str(err)
             counts["lines_rejected"] += 1
             return
         raise AssertionError(f"malformed line {line!r} parsed as {result}")

@@ -41,16 +41,16 @@ def test_build_arrays_matches_scipy(tmp_path, rng, options):
 
 @pytest.mark.parametrize("options", OPTION_CASES, ids=lambda o: "-".join(o) or "plain")
 def test_build_many_buckets_matches_scipy(tmp_path, rng, options):
-    # A 1 MiB budget over ~500k stored edges forces several fill passes.
+    # A 300 KiB budget over ~500k stored edges (4 bytes each) forces several fill passes.
     src, dst = random_edges(rng, 5000, 250_000)
-    store = build_graph(tmp_path / "g.csr", src=src, dst=dst, memory="1MB", progress=False, **options)
+    store = build_graph(tmp_path / "g.csr", src=src, dst=dst, memory="300KB", progress=False, **options)
     assert_matches_reference(store, src, dst, int(max(src.max(), dst.max())) + 1, **options)
 
 
 def test_build_counts_multiple_passes(tmp_path, rng):
     src, dst = random_edges(rng, 5000, 250_000)
     passes = set()
-    build_graph(tmp_path / "g.csr", src=src, dst=dst, memory="1MB",
+    build_graph(tmp_path / "g.csr", src=src, dst=dst, memory="300KB",
                 progress=lambda phase, p, n, done, total, secs: passes.add((phase, p)))
     assert len([p for p in passes if p[0] == "fill"]) > 1
 
@@ -154,7 +154,7 @@ def test_build_interrupted_leaves_nothing(tmp_path, rng):
 
     out = tmp_path / "g.csr"
     with pytest.raises(KeyboardInterrupt):
-        build_graph(out, src=src, dst=dst, memory="1MB", progress=stop)
+        build_graph(out, src=src, dst=dst, memory="300KB", progress=stop)
     assert not os.listdir(tmp_path), "temporary files were left behind"
 
 
@@ -213,7 +213,7 @@ def test_build_large_text_many_buckets(tmp_path, rng):
     src, dst = random_edges(rng, 4000, 200_000)
     path = tmp_path / "edges.tsv"
     np.savetxt(path, np.stack([src, dst], axis=1), fmt="%d", delimiter="\t")
-    store = build_graph(tmp_path / "g.csr", input_path=path, memory="1MB", dedup=True, progress=False)
+    store = build_graph(tmp_path / "g.csr", input_path=path, memory="300KB", dedup=True, progress=False)
     assert_matches_reference(store, src, dst, int(max(src.max(), dst.max())) + 1, dedup=True)
 
 
@@ -252,3 +252,27 @@ def test_build_unknown_suffix_needs_format(tmp_path):
     (tmp_path / "edges.dat").write_bytes(b"")
     with pytest.raises(ConfigError, match="input_format"):
         build_graph(tmp_path / "g.csr", input_path=tmp_path / "edges.dat", progress=False)
+
+
+@pytest.mark.parametrize("change", ["append", "move"])
+def test_build_detects_input_changed_between_passes(tmp_path, change):
+    path = tmp_path / "edges.txt"
+    path.write_text("0 1\n0 2\n1 2\n2 0\n")
+
+    def rewrite_after_count(phase, pass_index, num_passes, done, total, seconds):
+        if phase == "count" and done == total:
+            if change == "append":
+                path.write_text("0 1\n0 2\n1 2\n2 0\n2 1\n")
+            else:  # same edge count, one edge moved from node 0 to node 1
+                path.write_text("0 1\n1 0\n1 2\n2 0\n")
+
+    with pytest.raises(GraphInputError, match="input changed during the build"):
+        build_graph(tmp_path / "g.csr", input_path=path, num_nodes=3, progress=rewrite_after_count)
+    assert sorted(os.listdir(tmp_path)) == ["edges.txt"]
+
+
+def test_build_text_rejects_binary_file(tmp_path):
+    path = tmp_path / "edges.txt"
+    path.write_bytes(bytes(b for b in range(1, 256) if b != ord("\n")) * 1000)  # 254 kB, no newline
+    with pytest.raises(GraphInputError, match="longer than 65536 bytes"):
+        build_graph(tmp_path / "g.csr", input_path=path, progress=False)

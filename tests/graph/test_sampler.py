@@ -18,7 +18,8 @@ def check_structure(store, result, seeds, fanouts):
     """Every sampled edge is a true edge, fanouts hold, hop offsets and relabelling are consistent."""
     nodes = result.nodes
     assert nodes.dtype == np.int64
-    assert result.senders.dtype == np.int32 and result.receivers.dtype == np.int32
+    assert result.senders.dtype == np.int32
+    assert result.receivers.dtype == np.int32
     np.testing.assert_array_equal(nodes[:len(seeds)], seeds)
     assert result.num_seeds == len(seeds)
     assert len(np.unique(nodes)) == len(nodes), "nodes must be unique"
@@ -44,15 +45,16 @@ def check_structure(store, result, seeds, fanouts):
             values, counts = np.unique(mine, return_counts=True)
             available = np.array([np.count_nonzero(neighbors == u) for u in values])
             assert (counts <= available).all(), "sampled with replacement"
-            assert len(mine) == min(fanout, len(neighbors))
-            if len(neighbors) <= fanout:
+            limit = len(neighbors) if fanout < 0 else fanout
+            assert len(mine) == min(limit, len(neighbors))
+            if len(neighbors) <= limit:
                 np.testing.assert_array_equal(np.sort(mine), np.sort(neighbors))
         # Nodes entering at this hop were first reached by an edge of this hop.
         new = np.arange(result.node_hop_offsets[hop + 1], result.node_hop_offsets[hop + 2])
         assert np.isin(new, senders).all()
 
 
-@pytest.mark.parametrize("fanouts", [[15, 10, 5], [25, 10], [3], [0, 4]])
+@pytest.mark.parametrize("fanouts", [[15, 10, 5], [25, 10], [3], [0, 4], [-1, 2]])
 def test_sample_true_neighbors_and_fanouts(rmat_store, fanouts):
     rng = np.random.default_rng(0)
     seeds = rng.choice(rmat_store.num_nodes, size=64, replace=False)
@@ -106,7 +108,7 @@ def test_sample_rejects_bad_seeds(rmat_store):
     with pytest.raises(ValueError, match="more than once"):
         sample(rmat_store, np.array([5, 5]), [2], seed=0)
     with pytest.raises(ValueError, match="fanouts"):
-        sample(rmat_store, np.array([5]), [-1], seed=0)
+        sample(rmat_store, np.array([5]), [-2], seed=0)
 
 
 def test_sample_small_graph_with_self_loops(tmp_path, rng):
