@@ -15,6 +15,8 @@ from omegaconf import MISSING
 
 from atlas_jax.parallel.config import ParallelConfig
 
+from atlas_jax.gnn.config import GNNConfig
+
 
 @dataclass
 class DataConfig:
@@ -113,6 +115,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
+    gnn: GNNConfig = field(default_factory=GNNConfig)  # the gnn task: graph dataset, GNN, sampler, epochs
+
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "cnn": CNNConfig}
@@ -130,4 +134,6 @@ def register_configs() -> None:
     cs.store(group="parallel", name="base_parallel", node=ParallelConfig)
     cs.store(group="model", name="base_vit", node=ViTConfig)
     cs.store(group="model", name="base_text_transformer", node=TextTransformerConfig)
+
+    cs.store(group="gnn", name="base_gnn", node=GNNConfig)
 
