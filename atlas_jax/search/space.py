@@ -109,7 +109,6 @@ class Space:
         self._check_conditions()
         self._order = self._condition_order()
 
-    # ---------------------------------------------------------------- structure
 
     def _check_conditions(self) -> None:
         for path, param in self.params.items():
@@ -209,7 +208,6 @@ class Space:
             definition[path] = self.params[path].with_bounds(override, path)
         return Space(_prune_conditions(definition), constraints=self.constraints)
 
-    # ---------------------------------------------------------------- values
 
     def sample(self, rng_or_seed: int | np.random.Generator | None = None, max_tries: int = 1000) -> dict[str, Any]:
         """Draw a config that satisfies every constraint (by rejection sampling).
@@ -345,7 +343,6 @@ class Space:
             for p in self.params
         ])
 
-    # ---------------------------------------------------------------- nevergrad
 
     def to_nevergrad(self, prior: Mapping[str, ParamPrior] | None = None) -> Any:
         """Build a nevergrad `ng.p.Dict` with one entry per parameter, keyed by path.
@@ -389,7 +386,6 @@ class Space:
             result[path] = param.nevergrad_value(value)
         return result
 
-    # ---------------------------------------------------------------- overrides
 
     def to_overrides(self, values: Mapping[str, Any]) -> list[str]:
         """Format a config as Hydra command-line overrides, such as "optim.learning_rate=0.001".
