@@ -14,6 +14,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from atlas_jax.hpo.config import HPOConfig
+
 
 @dataclass
 class DataConfig:
@@ -86,6 +88,7 @@ class Config:
     model: Any = MISSING  # one of the model/ group options; its schema is chosen there
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    hpo: HPOConfig = field(default_factory=HPOConfig)  # search settings of the hpo and automl tasks
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -101,6 +104,7 @@ def register_configs() -> None:
         cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="hpo", name="base_hpo", node=HPOConfig)
 
 
 def to_dataclass(schema: type, node: Any) -> Any:

@@ -3,37 +3,31 @@
 `run_study` asks a nevergrad optimizer for configs, runs each as a trial on a
 `concurrent.futures` executor (or submitit), stops poor trials early with ASHA,
 records everything in an append-only `trials.jsonl` and resumes from it.
+
+Names load on first use, so `atlas_jax.config` can import `atlas_jax.hpo.config`
+without pulling in the runner.
 """
 
-from atlas_jax.hpo.asha import ASHAScheduler, TrialPruned
-from atlas_jax.hpo.config import ASHAConfig, AutoMLConfig, HPOConfig, PriorConfig
-from atlas_jax.hpo.executors import InlineExecutor, make_executor, wait_any
-from atlas_jax.hpo.objective import TrainingObjective, compose_config
-from atlas_jax.hpo.outputs import best_so_far, write_best, write_plot
-from atlas_jax.hpo.store import StudyStore, TrialRecord
-from atlas_jax.hpo.study import StudyResult, create_optimizer, run_study
-from atlas_jax.hpo.trial import Trial, execute_trial
+from __future__ import annotations
 
-__all__ = [
-    "ASHAConfig",
-    "ASHAScheduler",
-    "AutoMLConfig",
-    "HPOConfig",
-    "InlineExecutor",
-    "PriorConfig",
-    "StudyResult",
-    "StudyStore",
-    "Trial",
-    "TrainingObjective",
-    "TrialPruned",
-    "TrialRecord",
-    "best_so_far",
-    "compose_config",
-    "create_optimizer",
-    "execute_trial",
-    "make_executor",
-    "run_study",
-    "wait_any",
-    "write_best",
-    "write_plot",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ASHAConfig": "config", "HPOConfig": "config", "PriorConfig": "config",
+    "ASHAScheduler": "asha", "TrialPruned": "asha",
+    "InlineExecutor": "executors", "make_executor": "executors", "wait_any": "executors",
+    "TrainingObjective": "objective", "compose_config": "objective",
+    "best_so_far": "outputs", "write_best": "outputs", "write_plot": "outputs",
+    "StudyStore": "store", "TrialRecord": "store",
+    "StudyResult": "study", "create_optimizer": "study", "run_study": "study",
+    "Trial": "trial", "execute_trial": "trial",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'atlas_jax.hpo' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"atlas_jax.hpo.{_EXPORTS[name]}"), name)

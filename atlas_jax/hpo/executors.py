@@ -1,7 +1,7 @@
 """Executors that run trials: any `concurrent.futures.Executor`, or submitit's.
 
 A process pool is the default. Its workers start with the "spawn" method, since
-forking a process that has initialised JAX can deadlock, and they ask Linux to
+forking a process that has initialised JAX can deadlock. They also ask Linux to
 kill them when the study process dies, so a SIGKILLed study leaves no orphan
 trial writing into its folder.
 """

@@ -1,6 +1,6 @@
 """Append-only JSONL store of a study's trials, safe against SIGKILL.
 
-Each line of `trials.jsonl` is one trial record; a trial gets a "running" line when
+Each line of `trials.jsonl` is one trial record. A trial gets a "running" line when
 it starts and a second line when it ends, and the last line of a trial id wins.
 A process killed mid-write leaves at most one partial last line, which `open`
 removes before appending.

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Trial:
-    """What a worker receives: the config to evaluate and where to report progress.
+    """The unit of work sent to a worker: a config to evaluate and where to report progress.
 
     Attributes:
         id: trial id within the study.
