@@ -62,12 +62,20 @@ def _loss(value: float, mode: str) -> float:
     return -float(value) if mode == "max" else float(value)
 
 
+def _suggest(optimizer: Any, space: Space, values: Mapping[str, Any]) -> None:
+    """Queue `values` as the optimizer's next candidate."""
+    # nevergrad sets a Choice to a given option through log(p / (1 - p)) with p = 1,
+    # which is +inf by design; numpy would otherwise warn about the division.
+    with np.errstate(divide="ignore"):
+        optimizer.suggest(space.to_nevergrad_value(values))
+
+
 def _tell(optimizer: Any, space: Space, values: Mapping[str, Any], loss: float,
           violations: Sequence[float] = ()) -> None:
     """Tell the optimizer the loss of `values`, which it may not have asked for (resume, failures)."""
     from nevergrad.common.errors import TellNotAskedNotSupportedError
 
-    optimizer.suggest(space.to_nevergrad_value(values))
+    _suggest(optimizer, space, values)
     candidate = optimizer.ask()
     try:
         optimizer.tell(candidate, loss, constraint_violation=list(violations) or None)
@@ -166,7 +174,7 @@ def run_study(
             logger.warning("skipping warm-start config %s: %s", values, error)
             continue
         if checked not in seen:
-            ng_optimizer.suggest(space.to_nevergrad_value(checked))
+            _suggest(ng_optimizer, space, checked)
 
     # Stage 2: the ask/tell loop.
     pool = make_executor(executor, num_workers, folder=study_dir / "submitit", slurm=slurm) \
@@ -186,7 +194,7 @@ def run_study(
 
     try:
         for record in rerun:
-            ng_optimizer.suggest(space.to_nevergrad_value(record.values))
+            _suggest(ng_optimizer, space, record.values)
             submit(record, ng_optimizer.ask())
 
         while pending or trial_count < budget - len(rerun):

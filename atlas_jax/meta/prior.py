@@ -1,7 +1,7 @@
 """A prior over a search space from the k past tasks most similar to a new one.
 
-The prior has two parts. Warm starts are the best past configs of the nearest
-tasks, which the optimizer evaluates first (`optimizer.suggest`). Per-parameter
+The prior has two parts. Warm starts are past configs that do well across the
+nearest tasks, which the optimizer evaluates first (`optimizer.suggest`). Per-parameter
 distributions set the optimizer's initial point and spread (`Space.to_nevergrad`).
 Spreads never fall below `min_spread` of the range and Choice weights are mixed
 with the uniform distribution, so a misleading history slows the search down but
@@ -71,7 +71,8 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
         features: the new task's meta-features.
         history: past studies.
         k: nearest tasks used.
-        warm_starts: configs to suggest, taken round-robin from the nearest tasks' best.
+        warm_starts: configs to suggest: a greedy portfolio, drawn from the nearest
+            tasks' best configs, that scores well across all k of them.
         top: best configs per past task that shape the per-parameter priors.
         min_spread: smallest spread, in unit coordinates, of a numeric parameter's prior.
         exclude: task names to leave out (such as the new task itself).
@@ -92,31 +93,72 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
 
     # Best valid configs of each neighbour, with a weight that falls with distance.
     pooled: list[tuple[dict[str, Any], float]] = []
-    per_neighbor: list[list[dict[str, Any]]] = []
+    weights = []
     for i in order:
         weight = 1.0 / (1.0 + float(distances[i]))
-        valid = []
+        weights.append(weight)
         for trial in candidates[i].top(top):
             try:
-                valid.append(space.validate(trial["values"]))
+                pooled.append((space.validate(trial["values"]), weight))
             except ConfigError:
                 continue  # the config comes from another space, or violates this one's constraints
-        per_neighbor.append(valid)
-        pooled += [(values, weight) for values in valid]
     if not pooled:
         logger.info("no past config of tasks %s fits this space; the prior is empty", [n for n, _ in neighbors])
         return MetaPrior(neighbors=neighbors)
 
-    return MetaPrior(neighbors=neighbors, warm_starts=_round_robin(per_neighbor, warm_starts),
+    unique: list[dict[str, Any]] = []
+    for values, _ in pooled:
+        if values not in unique:
+            unique.append(values)
+    scores = np.stack([_task_scores(space, candidates[i], unique) for i in order])  # [k, candidates]
+    portfolio = _greedy_portfolio(scores, np.array(weights), warm_starts)
+    return MetaPrior(neighbors=neighbors, warm_starts=[unique[c] for c in portfolio],
                      params=_param_priors(space, pooled, min_spread))
 
 
-def _round_robin(per_neighbor: list[list[dict[str, Any]]], count: int) -> list[dict[str, Any]]:
-    chosen: list[dict[str, Any]] = []
-    for rank in range(max((len(v) for v in per_neighbor), default=0)):
-        for configs in per_neighbor:
-            if rank < len(configs) and configs[rank] not in chosen and len(chosen) < count:
-                chosen.append(configs[rank])
+def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]) -> np.ndarray:
+    """Score each config on a past task: 1 for its best trial, 0 for its median trial.
+
+    A config the task never ran takes the score of its nearest run config in unit
+    coordinates (a 1-nearest-neighbour surrogate).
+    """
+    runs, metrics = [], []
+    for trial in record.trials:
+        if trial.get("metric") is None:
+            continue
+        try:
+            runs.append(space.encode(space.validate(trial["values"], check_constraints=False)))
+        except ConfigError:
+            continue
+        metrics.append(float(trial["metric"]))
+    if not runs:
+        return np.zeros(len(configs))
+    sign = 1.0 if record.mode == "max" else -1.0
+    values = sign * np.array(metrics)
+    best, median = values.max(), np.median(values)
+    normalised = (values - median) / (best - median) if best > median else np.zeros_like(values)
+    table = np.nan_to_num(np.stack(runs), nan=-1.0)  # inactive parameters match only inactive ones
+    scores = []
+    for values_dict in configs:
+        point = np.nan_to_num(space.encode(values_dict), nan=-1.0)
+        scores.append(normalised[int(np.argmin(np.sum((table - point) ** 2, axis=1)))])
+    return np.array(scores)
+
+
+def _greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:
+    """Pick configs that together do best on the neighbour tasks.
+
+    Each step adds the config that most raises the weighted sum over tasks of the
+    best score in the portfolio, so a second pick covers tasks the first one misses.
+    """
+    chosen: list[int] = []
+    covered = np.full(scores.shape[0], -np.inf)
+    for _ in range(min(count, scores.shape[1])):
+        gains = [np.sum(weights * np.maximum(covered, scores[:, c])) if c not in chosen else -np.inf
+                 for c in range(scores.shape[1])]
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        covered = np.maximum(covered, scores[:, best])
     return chosen
 
 
