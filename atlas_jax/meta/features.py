@@ -1,8 +1,8 @@
 """Task meta-features: size, shape, label balance, feature statistics and cheap landmarkers.
 
 Landmarkers are the validation accuracies of fast models (a linear model, 1-NN, a
-decision stump, naive Bayes) on a subsample; tasks on which the same cheap models do
-well tend to share good hyperparameters.
+decision stump, naive Bayes) on a subsample. Tasks on which the same cheap models
+do well tend to share good hyperparameters.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class TaskRecord:
     space: str = ""  # name of the search space the configs come from (informational)
 
     def top(self, count: int) -> list[dict[str, Any]]:
-        """The `count` best trials, best first."""
+        """Return the `count` best trials, best first."""
         usable = [t for t in self.trials if t.get("metric") is not None]
         return sorted(usable, key=lambda t: t["metric"], reverse=self.mode == "max")[:count]
 

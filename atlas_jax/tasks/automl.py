@@ -2,11 +2,13 @@
 
     atlas task=automl experiment=digits_automl
 
-Stages: (1) meta-features of the dataset pick the nearest past tasks, whose best
-configs warm-start the search; (2) a study over the `hpo.space` space picks the
-config with the best validation accuracy; (3) that config is retrained on the
-training and validation splits together; (4) the retrained model is evaluated once
-on the test split. The study is recorded in the meta-history for later tasks.
+Stages:
+1. The dataset's meta-features pick the nearest past tasks, whose best configs
+   warm-start the search.
+2. A study over the `hpo.space` space picks the config with the best validation accuracy.
+3. That config is retrained on the training and validation splits together.
+4. The retrained model is evaluated once on the test split.
+The study is recorded in the meta-history for later tasks.
 """
 
 from __future__ import annotations

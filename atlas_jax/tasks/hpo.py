@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SearchOutcome:
-    """What `run_search` returns to the hpo and automl tasks."""
+    """Result of `run_search`, shared by the hpo and automl tasks."""
 
     result: Any  # StudyResult
     space: Any  # Space
@@ -69,7 +69,11 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     # Stage 2: the study.
     objective = TrainingObjective(str(config_dir()), config_overrides(cfg, config_dir()), eval_metric=hpo.eval_metric)
     asha = (int(hpo.asha.min_steps), int(hpo.asha.reduction_factor)) if hpo.asha.enabled else None
-    max_steps = int(hpo.trial_steps) if hpo.trial_steps is not None else (int(cfg.train.steps) if asha else None)
+    max_steps = None
+    if hpo.trial_steps is not None:
+        max_steps = int(hpo.trial_steps)
+    elif asha:
+        max_steps = int(cfg.train.steps)
     result = run_study(
         objective, space, run_dir, optimizer=hpo.optimizer, budget=int(hpo.budget),
         num_workers=int(hpo.num_workers), executor=hpo.executor, metric=hpo.metric, mode=hpo.mode,
@@ -94,7 +98,7 @@ def _task_name(cfg: DictConfig) -> str:
 
 
 def study_summary(outcome: SearchOutcome) -> dict[str, Any]:
-    """The JSON summary of a study."""
+    """Summarize a study as a JSON-ready dict."""
     result = outcome.result
     counts: dict[str, int] = {}
     for record in result.records:

@@ -36,7 +36,7 @@ BATCH_SIZE = 64
 
 
 def grid_configs() -> list[dict]:
-    """All grid configs, in the row order of the stored arrays."""
+    """List all grid configs, in the row order of the stored arrays."""
     return [
         {"learning_rate": lr, "l2": l2, "width": width, "activation": act}
         for width, lr, l2, act in itertools.product(WIDTHS, LEARNING_RATES, L2_PENALTIES, ACTIVATIONS)
@@ -44,7 +44,7 @@ def grid_configs() -> list[dict]:
 
 
 # Tasks are zero-padded to these shapes so that one compiled trainer per width serves
-# every task with at most 64 features; compiling per task would cost more than training.
+# every task with at most 64 features. Compiling per task would cost more than training.
 PAD_FEATURES = 64
 PAD_TRAIN = 1536
 PAD_VAL = 1536

@@ -42,7 +42,7 @@ METHODS = ("random", "ngopt", "ngopt_prior", "tpe", "tpe_warm", "ngopt_prior_shu
 
 
 def grid_space(grid) -> Space:
-    """The grid as a space of ordered choices, so every proposal is a grid config."""
+    """Build the grid as a space of ordered choices, so every proposal is a grid config."""
     return Space({
         "learning_rate": Choice(sorted(set(grid["learning_rate"].tolist())), ordered=True),
         "l2": Choice(sorted(set(grid["l2"].tolist())), ordered=True),

@@ -42,9 +42,9 @@ def sklearn_tasks() -> list[Task]:
 
 
 def digit_pair_tasks() -> list[Task]:
-    """The 45 one-vs-one pairs of scikit-learn's 8x8 digits, with pixel noise.
+    """Build the 45 one-vs-one pairs of scikit-learn's 8x8 digits, with pixel noise.
 
-    Clean pairs are separable by almost every config, which leaves nothing to search;
+    Clean pairs are separable by almost every config, which leaves nothing to search.
     Gaussian noise of 1.5 standard deviations per standardised pixel makes the
     hyperparameters matter while keeping each pair's own difficulty.
     """
@@ -102,7 +102,7 @@ def synthetic_tasks(count: int = 16) -> list[Task]:
 
 
 def build_suite() -> list[Task]:
-    """Every task of the benchmark, in a fixed order."""
+    """Build every task of the benchmark, in a fixed order."""
     return sklearn_tasks() + digit_pair_tasks() + [mnist_task(), credit_task()] + synthetic_tasks()
 
 
