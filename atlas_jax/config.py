@@ -14,8 +14,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from atlas_jax.parallel.config import ParallelConfig
-
 from atlas_jax.gnn.config import GNNConfig
+from atlas_jax.hpo.config import HPOConfig
 
 
 @dataclass
@@ -114,8 +114,8 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
-
     gnn: GNNConfig = field(default_factory=GNNConfig)  # the gnn task: graph dataset, GNN, sampler, epochs
+    hpo: HPOConfig = field(default_factory=HPOConfig)  # search settings of the hpo and automl tasks
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -134,6 +134,6 @@ def register_configs() -> None:
     cs.store(group="parallel", name="base_parallel", node=ParallelConfig)
     cs.store(group="model", name="base_vit", node=ViTConfig)
     cs.store(group="model", name="base_text_transformer", node=TextTransformerConfig)
-
     cs.store(group="gnn", name="base_gnn", node=GNNConfig)
+    cs.store(group="hpo", name="base_hpo", node=HPOConfig)
 

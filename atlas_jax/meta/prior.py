@@ -1,0 +1,192 @@
+"""A prior over a search space from the k past tasks most similar to a new one.
+
+The prior has two parts. Warm starts are past configs that do well across the
+nearest tasks, which the optimizer evaluates first (`optimizer.suggest`). Per-parameter
+distributions set the optimizer's initial point and spread (`Space.to_nevergrad`).
+Spreads never fall below `min_spread` of the range and Choice weights are mixed
+with the uniform distribution, so a misleading history slows the search down but
+cannot confine it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from atlas_jax.errors import ConfigError
+from atlas_jax.meta.features import feature_vector
+from atlas_jax.meta.history import TaskRecord
+from atlas_jax.search import Choice, ParamPrior, Space
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MetaPrior:
+    """Warm starts and per-parameter priors for one new task."""
+
+    neighbors: list[tuple[str, float]] = field(default_factory=list)  # (task, meta-feature distance), nearest first
+    warm_starts: list[dict[str, Any]] = field(default_factory=list)  # configs to evaluate first, best first
+    params: dict[str, ParamPrior] = field(default_factory=dict)  # {path: prior} for Space.to_nevergrad
+
+
+def task_distances(features: Mapping[str, float], history: Sequence[TaskRecord]) -> np.ndarray:
+    """Distances from a task to every history task in standardised meta-feature space.
+
+    Each meta-feature is scaled by its standard deviation over the history and the
+    new task, so no single feature (such as the sample count) dominates. Features
+    missing on either side are skipped.
+
+    Returns:
+        float[len(history)] root-mean-square differences.
+    """
+    if not history:
+        return np.zeros(0)
+    target = feature_vector(dict(features))
+    table = np.stack([feature_vector(record.features) for record in history])
+    everything = np.vstack([table, target[None]])
+    scale = np.ones(everything.shape[1])
+    for column in range(everything.shape[1]):
+        known = everything[:, column][np.isfinite(everything[:, column])]
+        if len(known) > 1 and known.std() > 1e-12:
+            scale[column] = known.std()
+    differences = (table - target[None]) / scale
+    squared = np.where(np.isfinite(differences), differences ** 2, np.nan)
+    counts = np.sum(np.isfinite(squared), axis=1)
+    sums = np.nansum(squared, axis=1)
+    return np.where(counts > 0, np.sqrt(sums / np.maximum(counts, 1)), np.inf)
+
+
+def build_prior(space: Space, features: Mapping[str, float], history: Sequence[TaskRecord], *, k: int = 3,
+                warm_starts: int = 3, top: int = 5, min_spread: float = 0.15,
+                exclude: Sequence[str] = ()) -> MetaPrior:
+    """Build a prior for a new task from its k nearest past tasks.
+
+    Args:
+        space: the space of the new study; past configs outside it are skipped.
+        features: the new task's meta-features.
+        history: past studies.
+        k: nearest tasks used.
+        warm_starts: configs to suggest: a greedy portfolio, drawn from the nearest
+            tasks' best configs, that scores well across all k of them.
+        top: best configs per past task that shape the per-parameter priors.
+        min_spread: smallest spread, in unit coordinates, of a numeric parameter's prior.
+        exclude: task names to leave out (such as the new task itself).
+
+    Raises:
+        ConfigError: for k, top or warm_starts below their minimum, or min_spread outside (0, 1].
+    """
+    if k < 1 or top < 1 or warm_starts < 0:
+        raise ConfigError(f"invalid prior sizes k={k}, top={top}, warm_starts={warm_starts}: k and top must be >= 1")
+    if not 0 < min_spread <= 1:
+        raise ConfigError(f"invalid min_spread {min_spread}: expected a fraction of the range in (0, 1]")
+    candidates = [r for r in history if r.task not in set(exclude)]
+    if not candidates:
+        return MetaPrior()
+    distances = task_distances(features, candidates)
+    order = np.argsort(distances, kind="stable")[:k]
+    neighbors = [(candidates[i].task, float(distances[i])) for i in order]
+
+    # Best valid configs of each neighbour, with a weight that falls with distance.
+    pooled: list[tuple[dict[str, Any], float]] = []
+    weights = []
+    for i in order:
+        weight = 1.0 / (1.0 + float(distances[i]))
+        weights.append(weight)
+        for trial in candidates[i].top(top):
+            try:
+                pooled.append((space.validate(trial["values"]), weight))
+            except ConfigError:
+                continue  # the config comes from another space, or violates this one's constraints
+    if not pooled:
+        logger.info("no past config of tasks %s fits this space; the prior is empty", [n for n, _ in neighbors])
+        return MetaPrior(neighbors=neighbors)
+
+    unique: list[dict[str, Any]] = []
+    for values, _ in pooled:
+        if values not in unique:
+            unique.append(values)
+    scores = np.stack([_task_scores(space, candidates[i], unique) for i in order])  # [k, candidates]
+    portfolio = _greedy_portfolio(scores, np.array(weights), warm_starts)
+    return MetaPrior(neighbors=neighbors, warm_starts=[unique[c] for c in portfolio],
+                     params=_param_priors(space, pooled, min_spread))
+
+
+def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]) -> np.ndarray:
+    """Score each config on a past task: 1 for its best trial, 0 for its median trial.
+
+    A config the task never ran takes the score of its nearest run config in unit
+    coordinates (a 1-nearest-neighbour surrogate).
+    """
+    runs, metrics = [], []
+    for trial in record.trials:
+        if trial.get("metric") is None:
+            continue
+        try:
+            runs.append(space.encode(space.validate(trial["values"], check_constraints=False)))
+        except ConfigError:
+            continue
+        metrics.append(float(trial["metric"]))
+    if not runs:
+        return np.zeros(len(configs))
+    sign = 1.0 if record.mode == "max" else -1.0
+    values = sign * np.array(metrics)
+    best, median = values.max(), np.median(values)
+    normalised = (values - median) / (best - median) if best > median else np.zeros_like(values)
+    table = np.nan_to_num(np.stack(runs), nan=-1.0)  # inactive parameters match only inactive ones
+    scores = []
+    for values_dict in configs:
+        point = np.nan_to_num(space.encode(values_dict), nan=-1.0)
+        scores.append(normalised[int(np.argmin(np.sum((table - point) ** 2, axis=1)))])
+    return np.array(scores)
+
+
+def _greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:
+    """Pick configs that together do best on the neighbour tasks.
+
+    Each step adds the config that most raises the weighted sum over tasks of the
+    best score in the portfolio, so a second pick covers tasks the first one misses.
+    """
+    chosen: list[int] = []
+    covered = np.full(scores.shape[0], -np.inf)
+    for _ in range(min(count, scores.shape[1])):
+        gains = [np.sum(weights * np.maximum(covered, scores[:, c])) if c not in chosen else -np.inf
+                 for c in range(scores.shape[1])]
+        best = int(np.argmax(gains))
+        chosen.append(best)
+        covered = np.maximum(covered, scores[:, best])
+    return chosen
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
+def _param_priors(space: Space, pooled: list[tuple[dict[str, Any], float]], min_spread: float) -> dict[str, ParamPrior]:
+    priors: dict[str, ParamPrior] = {}
+    for path, param in space.params.items():
+        active = [(values[path], weight) for values, weight in pooled if path in values]
+        if not active:
+            continue
+        weights = np.array([w for _, w in active])
+        if isinstance(param, Choice) and not param.ordered:
+            option_weights = np.zeros(len(param.options))
+            for value, weight in active:
+                option_weights[param.index(value)] += weight
+            # Add-one smoothing on top of Choice's own mixing with the uniform distribution.
+            option_weights += weights.sum() / len(param.options)
+            center = param.options[int(np.argmax(option_weights))]
+            priors[path] = ParamPrior(center=center, weights=option_weights.tolist())
+            continue
+        units = np.array([param.to_unit(value) for value, _ in active])
+        center_unit = _weighted_median(units, weights)
+        mean = np.average(units, weights=weights)
+        spread = float(np.sqrt(np.average((units - mean) ** 2, weights=weights)))
+        priors[path] = ParamPrior(center=param.from_unit(center_unit), spread=max(spread, min_spread))
+    return priors

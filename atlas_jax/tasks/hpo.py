@@ -1,0 +1,132 @@
+"""Task `hpo`: search hyperparameters of the training run that the rest of the config describes.
+
+    atlas task=hpo experiment=digits_mlp hpo.space.name=mlp hpo.budget=20
+    atlas task=hpo hpo=asha hpo.trial_steps=900 hpo.optimizer=TwoPointsDE
+
+Each trial is a `train_and_evaluate` run in `<run_dir>/trials/NNNN` with the trial's
+overrides. Outputs: trials.jsonl, best_overrides.txt, best_experiment.yaml,
+best_so_far.png and summary.json in the run folder. Rerunning the same command
+resumes the study.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchOutcome:
+    """Result of `run_search`, shared by the hpo and automl tasks."""
+
+    result: Any  # StudyResult
+    space: Any  # Space
+    objective: Any  # TrainingObjective
+    features: Optional[dict[str, float]]  # meta-features of the task, when the prior was used
+    prior: Any  # MetaPrior or None
+
+
+def task_meta_features(cfg: DictConfig) -> dict[str, float]:
+    """Meta-features of the configured dataset's training split."""
+    from atlas_jax.config import DataConfig
+    from atlas_jax.data import load_dataset
+    from atlas_jax.meta import compute_meta_features
+
+    data_cfg = OmegaConf.to_object(cfg.data) if not isinstance(cfg.data, DataConfig) else cfg.data
+    dataset = load_dataset(data_cfg)
+    return compute_meta_features(dataset.train.x, dataset.train.y, seed=int(cfg.hpo.seed))
+
+
+def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
+    """Run (or resume) the study that `cfg.hpo` describes into `run_dir`."""
+    from atlas_jax.hpo import TrainingObjective, run_study
+    from atlas_jax.hpo.objective import config_overrides
+    from atlas_jax.launch import config_dir
+    from atlas_jax.meta import MetaHistory, build_prior
+    from atlas_jax.search import build_space
+
+    hpo = cfg.hpo
+    space = build_space(hpo.space)
+    logger.info("search space %s: %s", hpo.space.name, ", ".join(space.paths))
+
+    # Stage 1: the prior from similar past tasks.
+    features, prior = None, None
+    if hpo.prior.enabled:
+        features = task_meta_features(cfg)
+        history = MetaHistory(hpo.prior.history).load()
+        prior = build_prior(space, features, history, k=int(hpo.prior.k), warm_starts=int(hpo.prior.warm_starts),
+                            exclude=[_task_name(cfg)])
+        logger.info("prior from %d past tasks; nearest: %s; %d warm starts", len(history),
+                    ", ".join(f"{task} ({distance:.2f})" for task, distance in prior.neighbors) or "none",
+                    len(prior.warm_starts))
+
+    # Stage 2: the study.
+    objective = TrainingObjective(str(config_dir()), config_overrides(cfg, config_dir()), eval_metric=hpo.eval_metric)
+    asha = (int(hpo.asha.min_steps), int(hpo.asha.reduction_factor)) if hpo.asha.enabled else None
+    max_steps = None
+    if hpo.trial_steps is not None:
+        max_steps = int(hpo.trial_steps)
+    elif asha:
+        max_steps = int(cfg.train.steps)
+    result = run_study(
+        objective, space, run_dir, optimizer=hpo.optimizer, budget=int(hpo.budget),
+        num_workers=int(hpo.num_workers), executor=hpo.executor, metric=hpo.metric, mode=hpo.mode,
+        max_steps=max_steps, asha=asha, seed=int(hpo.seed),
+        prior=prior.params if prior else None, warm_starts=prior.warm_starts if prior else (),
+        max_failures=int(hpo.max_failures), slurm=OmegaConf.to_container(hpo.slurm, resolve=True),
+    )
+
+    # Stage 3: remember this task for later studies.
+    if hpo.prior.enabled and hpo.prior.record and result.complete:
+        from atlas_jax.meta import TaskRecord
+
+        trials = [{"values": r.values, "metric": r.metric} for r in result.complete]
+        MetaHistory(hpo.prior.history).add(TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode,
+                                                      space=str(hpo.space.name)))
+    return SearchOutcome(result, space, objective, features, prior)
+
+
+def _task_name(cfg: DictConfig) -> str:
+    """History key of the configured dataset (name plus file path for file-backed data)."""
+    return f"{cfg.data.name}:{cfg.data.path}" if cfg.data.get("path") else str(cfg.data.name)
+
+
+def study_summary(outcome: SearchOutcome) -> dict[str, Any]:
+    """Summarize a study as a JSON-ready dict."""
+    result = outcome.result
+    counts: dict[str, int] = {}
+    for record in result.records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    best = result.best
+    return {
+        "trials": counts,
+        "best_trial": best.trial if best else None,
+        "best_metric": best.metric if best else None,
+        "best_values": best.values if best else None,
+        "best_overrides": best.overrides if best else None,
+        "prior_neighbors": outcome.prior.neighbors if outcome.prior else None,
+        "warm_starts": len(outcome.prior.warm_starts) if outcome.prior else 0,
+        "trial_seconds": sum(r.duration_s or 0.0 for r in result.records),
+        # Hydra sweepers minimise this: the best trial's loss (the metric, negated for mode=max).
+        "objective": best.loss if best else None,
+    }
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict:
+    from atlas_jax.errors import AtlasError
+    from atlas_jax.train import write_json
+
+    outcome = run_search(cfg, run_dir)
+    if outcome.result.best is None:
+        raise AtlasError(f"no trial of the study in {run_dir} completed; see {run_dir / 'trials.jsonl'}")
+    summary = {"task": "hpo", "name": str(cfg.name), **study_summary(outcome)}
+    write_json(run_dir / "summary.json", summary)
+    logger.info("best %s %.4f (trial %d): %s", cfg.hpo.metric, outcome.result.best.metric,
+                outcome.result.best.trial, " ".join(outcome.result.best.overrides))
+    return summary

@@ -1,0 +1,140 @@
+"""Meta-features, history and the k-nearest-task prior."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from atlas_jax.errors import AtlasError, ConfigError
+from atlas_jax.meta import (
+    FEATURE_NAMES,
+    MetaHistory,
+    TaskRecord,
+    build_prior,
+    compute_meta_features,
+    feature_vector,
+    task_distances,
+)
+from atlas_jax.search import Choice, Float, Int, Space
+
+
+def blobs(n=300, d=5, classes=3, separation=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(classes, size=n)
+    centers = rng.normal(size=(classes, d)) * separation
+    return centers[y] + rng.normal(size=(n, d)), y
+
+
+def test_meta_features_match_references():
+    x, y = blobs()
+    features = compute_meta_features(x, y, max_columns=5)
+    assert set(features) == set(FEATURE_NAMES)
+    _, counts = np.unique(y, return_counts=True)
+    assert features["log_samples"] == pytest.approx(np.log(300))
+    assert features["log_features"] == pytest.approx(np.log(5))
+    assert features["class_entropy"] == pytest.approx(stats.entropy(counts) / np.log(3), rel=1e-12)
+    assert features["minority_fraction"] == pytest.approx(counts.min() / 300)
+    skew = np.mean(np.abs(stats.skew(x, axis=0)))
+    assert features["mean_abs_skew"] == pytest.approx(skew, rel=1e-9)
+    correlation = np.corrcoef(x, rowvar=False)
+    expected = np.mean(np.abs(correlation[~np.eye(5, dtype=bool)]))
+    assert features["mean_abs_correlation"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_landmarkers_track_difficulty():
+    easy = compute_meta_features(*blobs(separation=6.0))
+    hard = compute_meta_features(*blobs(separation=0.2))
+    for name in ("landmark_linear", "landmark_1nn", "landmark_naive_bayes"):
+        assert easy[name] > 0.9
+        assert hard[name] < 0.7
+
+
+def test_meta_features_reject_bad_input():
+    with pytest.raises(AtlasError, match="two classes"):
+        compute_meta_features(np.zeros((10, 2)), np.zeros(10))
+    with pytest.raises(AtlasError, match="as many labels"):
+        compute_meta_features(np.zeros((10, 2)), np.zeros(9))
+
+
+def test_meta_features_flatten_images():
+    rng = np.random.default_rng(0)
+    features = compute_meta_features(rng.normal(size=(60, 4, 4, 1)), np.arange(60) % 2)
+    assert features["log_features"] == pytest.approx(np.log(16))
+
+
+def test_history_round_trip(tmp_path):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    assert history.load() == []
+    history.add(TaskRecord("a", {"log_samples": 1.0}, [{"values": {"x": 0.1}, "metric": 0.5}]))
+    history.add(TaskRecord("b", {"log_samples": 2.0}))
+    history.add(TaskRecord("a", {"log_samples": 3.0}))
+    with open(history.path, "a") as handle:
+        handle.write('{"task": "c", "feat')
+    records = history.load()
+    assert [r.task for r in records] == ["a", "b"]
+    assert records[0].features == {"log_samples": 3.0}
+
+
+def test_distances_pick_similar_task():
+    near = TaskRecord("near", {"log_samples": 5.0, "landmark_linear": 0.9})
+    far = TaskRecord("far", {"log_samples": 9.0, "landmark_linear": 0.3})
+    distances = task_distances({"log_samples": 5.2, "landmark_linear": 0.85}, [far, near])
+    assert distances[1] < distances[0]
+    assert np.all(np.isfinite(distances))
+
+
+def space():
+    return Space({"lr": Float(1e-4, 1e-1, log=True), "width": Int(16, 256, log=True),
+                  "act": Choice(["relu", "tanh", "gelu"])})
+
+
+def history_with_optimum(name, features, lr, act, count=20, seed=0):
+    rng = np.random.default_rng(seed)
+    s = space()
+    trials = []
+    for _ in range(count):
+        values = s.sample(rng)
+        metric = -abs(np.log10(values["lr"]) - np.log10(lr)) - (0.0 if values["act"] == act else 0.5)
+        trials.append({"values": values, "metric": metric})
+    trials.append({"values": {"lr": lr, "width": 64, "act": act}, "metric": 0.0})
+    return TaskRecord(name, features, trials)
+
+
+def test_prior_centers_on_neighbor_optimum():
+    history = [
+        history_with_optimum("similar", {"log_samples": 5.0, "landmark_linear": 0.9}, lr=1e-3, act="tanh"),
+        history_with_optimum("different", {"log_samples": 9.0, "landmark_linear": 0.2}, lr=5e-2, act="gelu"),
+    ]
+    prior = build_prior(space(), {"log_samples": 5.1, "landmark_linear": 0.88}, history, k=1, warm_starts=2, top=3)
+    assert prior.neighbors[0][0] == "similar"
+    assert prior.warm_starts[0] == {"lr": 1e-3, "width": 64, "act": "tanh"}
+    assert prior.params["act"].center == "tanh"
+    assert abs(np.log10(prior.params["lr"].center) + 3) < 0.6
+    # Every option keeps positive weight, and numeric spreads respect the floor.
+    assert min(prior.params["act"].weights) > 0
+    assert prior.params["lr"].spread >= 0.15
+    parametrization = space().to_nevergrad(prior.params)
+    assert parametrization.value["lr"] == pytest.approx(prior.params["lr"].center)
+
+
+def test_prior_skips_configs_outside_space():
+    record = TaskRecord("other", {"log_samples": 5.0}, [{"values": {"momentum": 0.9}, "metric": 1.0}])
+    prior = build_prior(space(), {"log_samples": 5.0}, [record])
+    assert prior.neighbors == [("other", 0.0)]
+    assert prior.warm_starts == []
+    assert prior.params == {}
+
+
+def test_prior_excludes_and_validates_arguments():
+    record = history_with_optimum("self", {"log_samples": 5.0}, lr=1e-3, act="relu")
+    assert build_prior(space(), {"log_samples": 5.0}, [record], exclude=["self"]).neighbors == []
+    with pytest.raises(ConfigError, match="k and top"):
+        build_prior(space(), {}, [record], k=0)
+    with pytest.raises(ConfigError, match="min_spread"):
+        build_prior(space(), {}, [record], min_spread=0.0)
+
+
+def test_feature_vector_order():
+    vector = feature_vector({"log_samples": 2.0})
+    assert vector.shape == (len(FEATURE_NAMES),)
+    assert vector[0] == 2.0
+    assert np.isnan(vector[1:]).all()

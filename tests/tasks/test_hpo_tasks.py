@@ -1,0 +1,49 @@
+"""End-to-end hpo and automl tasks on wine with a few tiny trials."""
+
+import json
+
+import pytest
+
+from atlas_jax.hpo import compose_config
+from atlas_jax.launch import config_dir
+
+
+def small_overrides(tmp_path, task):
+    return [
+        "experiment=wine_mlp", f"task={task}", "train.eval_every=10", "train.log_every=10",
+        "train.checkpoint_every=20", "train.progress=false", "hpo.space.name=mlp", "hpo.budget=3",
+        "hpo.num_workers=1", "hpo.executor=inline", "hpo.trial_steps=20", "hpo.retrain_steps=20",
+        f"hpo.prior.history={tmp_path / 'history.jsonl'}",
+    ]
+
+
+@pytest.mark.slow
+def test_hpo_task_writes_study(tmp_path):
+    from atlas_jax.tasks import hpo
+
+    cfg = compose_config(config_dir(), small_overrides(tmp_path, "hpo"))
+    summary = hpo.run(cfg, tmp_path / "run")
+    assert summary["trials"] == {"complete": 3}
+    assert 0.0 <= summary["best_metric"] <= 1.0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["best_trial"] == summary["best_trial"]
+    assert (tmp_path / "run" / "best_overrides.txt").exists()
+    assert (tmp_path / "run" / "best_so_far.png").exists()
+
+
+@pytest.mark.slow
+def test_automl_task_uses_history(tmp_path):
+    from atlas_jax.meta import MetaHistory
+    from atlas_jax.tasks import automl
+
+    overrides = small_overrides(tmp_path, "automl") + ["hpo.prior.enabled=true"]
+    first = automl.run(compose_config(config_dir(), overrides), tmp_path / "first")
+    assert 0.0 <= first["test_accuracy"] <= 1.0
+    assert first["warm_starts"] == 0
+    history = MetaHistory(tmp_path / "history.jsonl").load()
+    assert [r.task for r in history] == ["wine"]
+
+    # A second task (breast_cancer) gets wine as its nearest neighbour and warm starts from it.
+    second_overrides = [o.replace("experiment=wine_mlp", "experiment=breast_cancer_mlp") for o in overrides]
+    second = automl.run(compose_config(config_dir(), second_overrides), tmp_path / "second")
+    assert second["prior_neighbors"][0][0] == "wine"
+    assert second["warm_starts"] == 3
