@@ -22,6 +22,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 Array = jax.Array
@@ -32,6 +33,15 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "silu": jax.nn.silu,
     "tanh": jnp.tanh,
 }
+
+
+def lecun_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> Array:
+    """Draw float32 weights from N(0, 1 / fan_in) with numpy.
+
+    Initialising with numpy compiles nothing: drawing with jax.random compiles one program per
+    weight shape (or one large threefry program), which takes seconds on a busy CPU.
+    """
+    return jnp.asarray(rng.normal(0.0, 1.0 / math.sqrt(fan_in), shape), jnp.float32)
 
 
 def _gate(y: Array, gate: Array | None) -> Array:
@@ -53,10 +63,9 @@ def center_mask(size: int, active: int) -> Array:
 class EntangledDense(nnx.Module):
     """Dense layer over the leading `[in, out]` slice of a `[in_max, out_max]` kernel."""
 
-    def __init__(self, in_max: int, out_max: int, *, rngs: nnx.Rngs):
-        init = nnx.initializers.lecun_normal()
+    def __init__(self, in_max: int, out_max: int, *, rng: np.random.Generator):
         self.in_max, self.out_max = in_max, out_max
-        self.kernel = nnx.Param(init(rngs.params(), (in_max, out_max)))
+        self.kernel = nnx.Param(lecun_normal(rng, (in_max, out_max), in_max))
         self.bias = nnx.Param(jnp.zeros((out_max,)))
 
     def __call__(self, x: Array, out_dim: int, gate: Array | None = None) -> Array:
@@ -79,13 +88,12 @@ class EntangledConv(nnx.Module):
     the same SAME-padded output, so the kernel-size mask in masked mode is exact.
     """
 
-    def __init__(self, in_max: int, out_max: int, kernel_max: int, *, rngs: nnx.Rngs):
+    def __init__(self, in_max: int, out_max: int, kernel_max: int, *, rng: np.random.Generator):
         if kernel_max % 2 != 1:
             raise ValueError(f"kernel_max must be odd for a centred slice, got {kernel_max}")
-        init = nnx.initializers.lecun_normal()
         self.in_max, self.out_max, self.kernel_max = in_max, out_max, kernel_max
         shape = (kernel_max, kernel_max, in_max, out_max)
-        self.kernel = nnx.Param(init(rngs.params(), shape))
+        self.kernel = nnx.Param(lecun_normal(rng, shape, kernel_max * kernel_max * in_max))
         self.bias = nnx.Param(jnp.zeros((out_max,)))
 
     def __call__(
@@ -148,18 +156,16 @@ class EntangledAttention(nnx.Module):
     copied into that module unchanged. The head dimension is fixed, as in AutoFormer.
     """
 
-    def __init__(self, embed_max: int, heads_max: int, head_dim: int, *, rngs: nnx.Rngs):
-        init = nnx.initializers.lecun_normal()
+    def __init__(self, embed_max: int, heads_max: int, head_dim: int, *, rng: np.random.Generator):
         self.head_dim = head_dim
         qkv_shape = (embed_max, heads_max, head_dim)
-        self.query = nnx.Param(init(rngs.params(), qkv_shape))
-        self.key = nnx.Param(init(rngs.params(), qkv_shape))
-        self.value = nnx.Param(init(rngs.params(), qkv_shape))
+        self.query = nnx.Param(lecun_normal(rng, qkv_shape, embed_max))
+        self.key = nnx.Param(lecun_normal(rng, qkv_shape, embed_max))
+        self.value = nnx.Param(lecun_normal(rng, qkv_shape, embed_max))
         self.query_bias = nnx.Param(jnp.zeros((heads_max, head_dim)))
         self.key_bias = nnx.Param(jnp.zeros((heads_max, head_dim)))
         self.value_bias = nnx.Param(jnp.zeros((heads_max, head_dim)))
-        out = init(rngs.params(), (heads_max * head_dim, embed_max))
-        self.out = nnx.Param(out.reshape(heads_max, head_dim, embed_max))
+        self.out = nnx.Param(lecun_normal(rng, (heads_max, head_dim, embed_max), heads_max * head_dim))
         self.out_bias = nnx.Param(jnp.zeros((embed_max,)))
 
     def __call__(
@@ -197,10 +203,10 @@ class EntangledAttention(nnx.Module):
 class EntangledMLPBlock(nnx.Module):
     """Transformer feed-forward block `embed -> hidden -> embed` over leading slices."""
 
-    def __init__(self, embed_max: int, hidden_max: int, activation: str = "gelu", *, rngs: nnx.Rngs):
+    def __init__(self, embed_max: int, hidden_max: int, activation: str = "gelu", *, rng: np.random.Generator):
         self.activation = activation
-        self.fc1 = EntangledDense(embed_max, hidden_max, rngs=rngs)
-        self.fc2 = EntangledDense(hidden_max, embed_max, rngs=rngs)
+        self.fc1 = EntangledDense(embed_max, hidden_max, rng=rng)
+        self.fc2 = EntangledDense(hidden_max, embed_max, rng=rng)
 
     def __call__(
         self,

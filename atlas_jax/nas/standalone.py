@@ -11,9 +11,10 @@ from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-from atlas_jax.nas.layers import ACTIVATIONS
+from atlas_jax.nas.layers import ACTIVATIONS, lecun_normal
 from atlas_jax.nas.supernets import CNNSupernet, MLPSupernet, Supernet, TransformerSupernet
 
 Array = jax.Array
@@ -97,9 +98,36 @@ class StandaloneTransformer(nnx.Module):
 
 
 def build_standalone(net: Supernet, arch: Mapping[str, Any], seed: int = 0) -> nnx.Module:
-    """Build sub-network `arch` of `net` from plain NNX layers, freshly initialised from `seed`."""
+    """Build sub-network `arch` of `net` from plain NNX layers, freshly initialised from `seed`.
+
+    Kernels are drawn from N(0, 1 / fan_in) with numpy (as the supernet's are), biases are zero,
+    layer-norm scales one and position embeddings N(0, 0.02^2); the module is traced abstractly
+    first so no per-shape random-number program is compiled.
+    """
     arch = net.decisions.canonical(arch)
-    rngs = nnx.Rngs(params=seed)
+    abstract = nnx.eval_shape(lambda: _construct(net, arch))
+    graphdef, state = nnx.split(abstract)
+    rng = np.random.default_rng(seed)
+
+    def fill(path: tuple, leaf: jax.ShapeDtypeStruct) -> Array:
+        names = [str(p.key) for p in path if isinstance(p, jax.tree_util.DictKey)]
+        name, shape = names[-1], leaf.shape
+        if "position" in names:
+            return jnp.asarray(0.02 * rng.normal(size=shape), leaf.dtype)
+        if name == "kernel":
+            in_projection = len(shape) == 3 and names[-2] in ("query", "key", "value")
+            fan_in = shape[0] if in_projection else int(np.prod(shape[:-1]))
+            return lecun_normal(rng, shape, fan_in).astype(leaf.dtype)
+        if name == "scale":
+            return jnp.ones(shape, leaf.dtype)
+        return jnp.zeros(shape, leaf.dtype)
+
+    state = jax.tree_util.tree_map_with_path(fill, state)
+    return nnx.merge(graphdef, state)
+
+
+def _construct(net: Supernet, arch: Mapping[str, Any]) -> nnx.Module:
+    rngs = nnx.Rngs(params=0)
     depth = arch["depth"]
     if isinstance(net, MLPSupernet):
         widths = [arch[f"width_{i}"] for i in range(depth)]

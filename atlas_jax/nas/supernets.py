@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
@@ -81,14 +82,14 @@ class MLPSupernet(Supernet):
         widths: Sequence[int] = (32, 64, 128, 256),
         activation: str = "relu",
         *,
-        rngs: nnx.Rngs,
+        rng: np.random.Generator,
     ):
         self.decisions = DecisionSet(_depth_decisions(depths, {"width": ("width", widths)}))
         self.in_features, self.num_classes, self.activation = in_features, num_classes, activation
         width_max, depth_max = max(widths), max(depths)
         ins = [in_features] + [width_max] * (depth_max - 1)
-        self.layers = nnx.List([EntangledDense(n, width_max, rngs=rngs) for n in ins])
-        self.head = EntangledDense(width_max, num_classes, rngs=rngs)
+        self.layers = nnx.List([EntangledDense(n, width_max, rng=rng) for n in ins])
+        self.head = EntangledDense(width_max, num_classes, rng=rng)
 
     def __call__(self, x: Array, dims: Dims, gates: Mapping[str, Array] | None = None) -> Array:
         """Return logits float32[batch, classes] for x: float32[batch, ...features]."""
@@ -127,7 +128,7 @@ class CNNSupernet(Supernet):
         dense: Sequence[int] = (32, 64, 128),
         activation: str = "relu",
         *,
-        rngs: nnx.Rngs,
+        rng: np.random.Generator,
     ):
         if len(input_shape) != 3:
             raise ConfigError(f"the CNN space needs images [height, width, channels], got {input_shape}")
@@ -137,9 +138,9 @@ class CNNSupernet(Supernet):
         self.input_shape, self.num_classes, self.activation = tuple(input_shape), num_classes, activation
         c_max, k_max = max(channels), max(kernels)
         ins = [input_shape[-1]] + [c_max] * (max(depths) - 1)
-        self.convs = nnx.List([EntangledConv(n, c_max, k_max, rngs=rngs) for n in ins])
-        self.dense = EntangledDense(c_max, max(dense), rngs=rngs)
-        self.head = EntangledDense(max(dense), num_classes, rngs=rngs)
+        self.convs = nnx.List([EntangledConv(n, c_max, k_max, rng=rng) for n in ins])
+        self.dense = EntangledDense(c_max, max(dense), rng=rng)
+        self.head = EntangledDense(max(dense), num_classes, rng=rng)
 
     def __call__(self, x: Array, dims: Dims, gates: Mapping[str, Array] | None = None) -> Array:
         """Return logits float32[batch, classes] for images x: float32[batch, height, width, channels]."""
@@ -192,7 +193,7 @@ class TransformerSupernet(Supernet):
         mlp_ratios: Sequence[float] = (1.0, 2.0, 3.0),
         head_dim: int = 16,
         *,
-        rngs: nnx.Rngs,
+        rng: np.random.Generator,
     ):
         if len(input_shape) != 3 or input_shape[0] % patch or input_shape[1] % patch:
             raise ConfigError(
@@ -208,16 +209,16 @@ class TransformerSupernet(Supernet):
         e_max, h_max = max(embeds), max(heads)
         hidden_max = self.decisions.max_size("mlp_ratio_0")
         tokens = (input_shape[0] // patch) * (input_shape[1] // patch)
-        self.embed = EntangledDense(patch * patch * input_shape[2], e_max, rngs=rngs)
-        self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (tokens, e_max)))
+        self.embed = EntangledDense(patch * patch * input_shape[2], e_max, rng=rng)
+        self.position = nnx.Param(jnp.asarray(0.02 * rng.normal(size=(tokens, e_max)), jnp.float32))
         self.attn_norms = nnx.List([EntangledLayerNorm(e_max) for _ in range(max(depths))])
         self.attns = nnx.List(
-            [EntangledAttention(e_max, h_max, head_dim, rngs=rngs) for _ in range(max(depths))]
+            [EntangledAttention(e_max, h_max, head_dim, rng=rng) for _ in range(max(depths))]
         )
         self.mlp_norms = nnx.List([EntangledLayerNorm(e_max) for _ in range(max(depths))])
-        self.mlps = nnx.List([EntangledMLPBlock(e_max, hidden_max, rngs=rngs) for _ in range(max(depths))])
+        self.mlps = nnx.List([EntangledMLPBlock(e_max, hidden_max, rng=rng) for _ in range(max(depths))])
         self.final_norm = EntangledLayerNorm(e_max)
-        self.head = EntangledDense(e_max, num_classes, rngs=rngs)
+        self.head = EntangledDense(e_max, num_classes, rng=rng)
 
     def patches(self, x: Array) -> Array:
         """Cut images float32[batch, height, width, channels] into float32[batch, tokens, p*p*c]."""
@@ -282,10 +283,12 @@ def create_supernet(
     """
     if family not in FAMILIES:
         raise ConfigError(f"unknown supernet family '{family}'; valid: {', '.join(FAMILIES)}")
-    rngs = nnx.Rngs(params=seed)
     if family == "mlp":
         features = 1
         for n in input_shape:
             features *= int(n)
-        return MLPSupernet(features, num_classes, rngs=rngs, **choices)
-    return FAMILIES[family](tuple(input_shape), num_classes, rngs=rngs, **choices)
+        args = (features, num_classes)
+    else:
+        args = (tuple(input_shape), num_classes)
+
+    return FAMILIES[family](*args, rng=np.random.default_rng(seed), **choices)
