@@ -53,6 +53,26 @@ class CNNConfig(ModelConfig):
 
 
 @dataclass
+class SearchedCNNConfig(ModelConfig):
+    name: str = "searched_cnn"
+    channels: list[int] = field(default_factory=lambda: [16, 32])  # output channels of each conv block
+    kernels: list[int] = field(default_factory=lambda: [3, 3])  # odd kernel size of each conv block, in pixels
+    dense: int = 64  # width of the hidden dense layer after global average pooling
+    dropout: float = 0.0  # dropout rate before the classifier
+    activation: str = "relu"  # relu, gelu, silu or tanh
+
+
+@dataclass
+class SearchedViTConfig(ModelConfig):
+    name: str = "searched_vit"
+    patch: int = 2  # square patch side, in pixels
+    embed: int = 64  # token embedding width
+    heads: list[int] = field(default_factory=lambda: [4, 4])  # attention heads of each block
+    hidden: list[int] = field(default_factory=lambda: [128, 128])  # feed-forward width of each block
+    head_dim: int = 16  # width of one attention head
+
+
+@dataclass
 class OptimConfig:
     name: str = "adamw"  # adamw, adam, sgd (with momentum) or lamb
     learning_rate: float = 3e-3  # peak learning rate
@@ -89,7 +109,12 @@ class Config:
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
-MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "cnn": CNNConfig}
+MODEL_SCHEMAS: dict[str, type] = {
+    "mlp": MLPConfig,
+    "cnn": CNNConfig,
+    "searched_cnn": SearchedCNNConfig,
+    "searched_vit": SearchedViTConfig,
+}
 
 
 def register_configs() -> None:

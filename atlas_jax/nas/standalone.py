@@ -1,8 +1,9 @@
-"""Stand-alone networks built from plain Flax NNX layers for one sub-network of a supernet.
+"""Stand-alone networks for one sub-network of a supernet, and its Hydra model config.
 
-These are the reference implementation of each architecture: retraining from scratch uses
-them, and `load_slices` copies a supernet's leading weight slices into one, so tests can check
-that a sub-network run through the entangled layers computes the same function.
+A sub-network maps to a model of `atlas_jax.models` built from plain Flax NNX layers: `mlp`,
+`searched_cnn` or `searched_vit`. `model_config` writes that model's config, retraining from
+scratch builds it, and `load_slices` copies a supernet's leading weight slices into it, so
+tests can check that the entangled layers compute the same function.
 """
 
 from __future__ import annotations
@@ -14,87 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from atlas_jax.nas.layers import ACTIVATIONS, lecun_normal
+from atlas_jax.models.mlp import MLP
+from atlas_jax.models.searched import SearchedCNN, SearchedViT
+from atlas_jax.nas.layers import lecun_normal
 from atlas_jax.nas.supernets import CNNSupernet, MLPSupernet, Supernet, TransformerSupernet
 
 Array = jax.Array
-
-
-class StandaloneMLP(nnx.Module):
-    def __init__(self, in_features: int, widths: list[int], num_classes: int, activation: str, *, rngs: nnx.Rngs):
-        ins = [in_features] + widths[:-1]
-        self.layers = nnx.List([nnx.Linear(i, o, rngs=rngs) for i, o in zip(ins, widths)])
-        self.head = nnx.Linear(widths[-1], num_classes, rngs=rngs)
-        self.activation = activation
-
-    def __call__(self, x: Array) -> Array:
-        h = x.reshape(x.shape[0], -1)
-        for layer in self.layers:
-            h = ACTIVATIONS[self.activation](layer(h))
-        return self.head(h)
-
-
-class StandaloneCNN(nnx.Module):
-    def __init__(
-        self, input_shape: tuple, channels: list[int], kernels: list[int], dense: int, num_classes: int,
-        activation: str, *, rngs: nnx.Rngs,
-    ):
-        ins = [input_shape[-1]] + channels[:-1]
-        self.convs = nnx.List(
-            [nnx.Conv(i, o, (k, k), padding="SAME", rngs=rngs) for i, o, k in zip(ins, channels, kernels)]
-        )
-        self.dense = nnx.Linear(channels[-1], dense, rngs=rngs)
-        self.head = nnx.Linear(dense, num_classes, rngs=rngs)
-        self.input_shape, self.activation = input_shape, activation
-
-    def __call__(self, x: Array) -> Array:
-        act = ACTIVATIONS[self.activation]
-        h = x.reshape((x.shape[0],) + tuple(self.input_shape))
-        for conv in self.convs:
-            h = act(conv(h))
-            if min(h.shape[1:3]) >= 4:
-                h = nnx.avg_pool(h, (2, 2), strides=(2, 2))
-        return self.head(act(self.dense(h.mean(axis=(1, 2)))))
-
-
-class StandaloneBlock(nnx.Module):
-    def __init__(self, embed: int, heads: int, head_dim: int, hidden: int, *, rngs: nnx.Rngs):
-        self.attn_norm = nnx.LayerNorm(embed, use_fast_variance=False, rngs=rngs)
-        self.attn = nnx.MultiHeadAttention(
-            heads, embed, qkv_features=heads * head_dim, out_features=embed, decode=False,
-            keep_rngs=False, rngs=rngs,
-        )
-        self.mlp_norm = nnx.LayerNorm(embed, use_fast_variance=False, rngs=rngs)
-        self.fc1 = nnx.Linear(embed, hidden, rngs=rngs)
-        self.fc2 = nnx.Linear(hidden, embed, rngs=rngs)
-
-    def __call__(self, h: Array) -> Array:
-        h = h + self.attn(self.attn_norm(h))
-        return h + self.fc2(jax.nn.gelu(self.fc1(self.mlp_norm(h))))
-
-
-class StandaloneTransformer(nnx.Module):
-    def __init__(self, net: TransformerSupernet, arch: Mapping[str, Any], *, rngs: nnx.Rngs):
-        height, width, channels = net.input_shape
-        embed, self.patch_fn = arch["embed"], net.patches
-        tokens = (height // net.patch) * (width // net.patch)
-        self.input_shape = net.input_shape
-        self.embed = nnx.Linear(net.patch * net.patch * channels, embed, rngs=rngs)
-        self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (tokens, embed)))
-        self.blocks = nnx.List([
-            StandaloneBlock(
-                embed, arch[f"heads_{i}"], net.head_dim, net.decisions.size(f"mlp_ratio_{i}", arch), rngs=rngs
-            )
-            for i in range(arch["depth"])
-        ])
-        self.final_norm = nnx.LayerNorm(embed, use_fast_variance=False, rngs=rngs)
-        self.head = nnx.Linear(embed, net.num_classes, rngs=rngs)
-
-    def __call__(self, x: Array) -> Array:
-        h = self.embed(self.patch_fn(x.reshape((x.shape[0],) + tuple(self.input_shape)))) + self.position[...]
-        for block in self.blocks:
-            h = block(h)
-        return self.head(self.final_norm(h).mean(axis=1))
 
 
 def build_standalone(net: Supernet, arch: Mapping[str, Any], seed: int = 0) -> nnx.Module:
@@ -126,21 +52,45 @@ def build_standalone(net: Supernet, arch: Mapping[str, Any], seed: int = 0) -> n
     return nnx.merge(graphdef, state)
 
 
-def _construct(net: Supernet, arch: Mapping[str, Any]) -> nnx.Module:
-    rngs = nnx.Rngs(params=0)
-    depth = arch["depth"]
+def model_config(net: Supernet, arch: Mapping[str, Any], dropout: float = 0.0) -> dict[str, Any]:
+    """Return the `model` config (a plain dict) of sub-network `arch` for `atlas task=train`."""
+    arch = net.decisions.canonical(arch)
+    blocks = range(arch["depth"])
     if isinstance(net, MLPSupernet):
-        widths = [arch[f"width_{i}"] for i in range(depth)]
-        return StandaloneMLP(net.in_features, widths, net.num_classes, net.activation, rngs=rngs)
+        hidden = [int(arch[f"width_{i}"]) for i in blocks]
+        return {"name": "mlp", "hidden": hidden, "dropout": dropout, "activation": net.activation}
     if isinstance(net, CNNSupernet):
-        channels = [arch[f"channels_{i}"] for i in range(depth)]
-        kernels = [arch[f"kernel_{i}"] for i in range(depth)]
-        return StandaloneCNN(
-            net.input_shape, channels, kernels, arch["dense"], net.num_classes, net.activation, rngs=rngs
-        )
+        return {
+            "name": "searched_cnn",
+            "channels": [int(arch[f"channels_{i}"]) for i in blocks],
+            "kernels": [int(arch[f"kernel_{i}"]) for i in blocks],
+            "dense": int(arch["dense"]),
+            "dropout": dropout,
+            "activation": net.activation,
+        }
     if isinstance(net, TransformerSupernet):
-        return StandaloneTransformer(net, arch, rngs=rngs)
-    raise TypeError(f"no stand-alone builder for supernet type {type(net).__name__}")
+        return {
+            "name": "searched_vit",
+            "patch": net.patch,
+            "embed": int(arch["embed"]),
+            "heads": [int(arch[f"heads_{i}"]) for i in blocks],
+            "hidden": [net.decisions.size(f"mlp_ratio_{i}", arch) for i in blocks],
+            "head_dim": net.head_dim,
+        }
+    raise TypeError(f"no model config for supernet type {type(net).__name__}")
+
+
+def _construct(net: Supernet, arch: Mapping[str, Any]) -> nnx.Module:
+    cfg = model_config(net, arch)
+    rngs = nnx.Rngs(params=0)
+    if cfg["name"] == "mlp":
+        return MLP(net.in_features, cfg["hidden"], net.num_classes, dropout=0.0,
+                   activation_name=cfg["activation"], rngs=rngs)
+    if cfg["name"] == "searched_cnn":
+        return SearchedCNN(net.input_shape, cfg["channels"], cfg["kernels"], cfg["dense"], net.num_classes,
+                           dropout=0.0, activation_name=cfg["activation"], rngs=rngs)
+    return SearchedViT(net.input_shape, cfg["patch"], cfg["embed"], cfg["heads"], cfg["hidden"], cfg["head_dim"],
+                       net.num_classes, rngs=rngs)
 
 
 def _copy_dense(target: nnx.Linear, kernel: Array, bias: Array) -> None:
@@ -153,7 +103,7 @@ def load_slices(model: nnx.Module, net: Supernet, arch: Mapping[str, Any]) -> nn
     """Copy `net`'s leading weight slices for sub-network `arch` into stand-alone `model`."""
     arch = net.decisions.canonical(arch)
     if isinstance(net, MLPSupernet):
-        for target, source in zip(model.layers, net.layers):
+        for target, source in zip(model.hidden, net.layers):
             _copy_dense(target, source.kernel[...], source.bias[...])
     elif isinstance(net, CNNSupernet):
         for i, (target, source) in enumerate(zip(model.convs, net.convs)):
