@@ -14,6 +14,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from atlas_jax.nas.config import NASConfig
+
 
 @dataclass
 class DataConfig:
@@ -106,6 +108,7 @@ class Config:
     model: Any = MISSING  # one of the model/ group options; its schema is chosen there
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    nas: NASConfig = field(default_factory=NASConfig)  # architecture search (task=nas)
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -126,6 +129,7 @@ def register_configs() -> None:
         cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="nas", name="base_nas", node=NASConfig)
 
 
 def to_dataclass(schema: type, node: Any) -> Any:
