@@ -41,6 +41,7 @@ class NASConfig:
     # DARTS.
     arch_learning_rate: float = 3e-3  # Adam learning rate of the architecture logits
     arch_weight_decay: float = 1e-3  # L2 decay of the architecture logits
+    darts_weights: str = "separate"  # separate (one weight set per candidate, original DARTS) or shared (entangled)
     # Plain random search (every candidate trained from scratch).
     plain_seconds: float = 60.0  # wall-clock budget, in seconds
     plain_steps: int = 300  # optimizer steps per candidate

@@ -10,6 +10,9 @@ Bi-level updates alternate, per step, an architecture step on a validation batch
 step on a training batch. First order uses grad_alpha L_val(w, alpha). Second order uses the
 unrolled objective L_val(w - xi * grad_w L_train(w, alpha), alpha), differentiated exactly by
 JAX (DARTS approximates this Hessian-vector product with finite differences).
+
+With `weights="separate"` the same updates run on `atlas_jax.nas.mixed`, where every candidate
+operation has its own weights, as in the original DARTS.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from atlas_jax.errors import ConfigError, NonFiniteLossError
 from atlas_jax.nas.decisions import Arch
+from atlas_jax.nas.mixed import create_mixed
 from atlas_jax.nas.runner import SubnetRunner
 from atlas_jax.nas.training import Batches, cross_entropy, make_optimizer
 
@@ -59,6 +64,7 @@ def darts_search(
     *,
     steps: int,
     order: int = 1,
+    weights: str = "shared",
     batch_size: int = 64,
     learning_rate: float = 3e-3,
     weight_decay: float = 1e-4,
@@ -76,6 +82,8 @@ def darts_search(
         x_val, y_val: data for architecture steps (held out from the weight steps).
         steps: number of (architecture step, weight step) pairs.
         order: 1 (first order) or 2 (unrolled second order).
+        weights: "shared" (candidates are slices of the supernet's weights, which are trained in
+            place) or "separate" (one weight set per candidate operation, original DARTS).
         batch_size: examples per step.
         learning_rate: weight AdamW peak learning rate.
         weight_decay: weight AdamW decay.
@@ -89,6 +97,8 @@ def darts_search(
         raise ConfigError("DARTS mixes every candidate at once, so it needs a masked-mode runner")
     if order not in (1, 2):
         raise ConfigError(f"DARTS order must be 1 or 2, got {order}")
+    if weights not in ("shared", "separate"):
+        raise ConfigError(f"DARTS weights must be 'shared' or 'separate', got {weights!r}")
     xi = learning_rate if unroll_learning_rate is None else unroll_learning_rate
     decisions = runner.decisions
     dims = decisions.max_dims()
@@ -97,13 +107,23 @@ def darts_search(
     weight_opt = make_optimizer(learning_rate, steps, weight_decay, warmup_steps=steps // 20)
     # DARTS's architecture optimizer: Adam with betas (0.5, 0.999) and L2 weight decay.
     arch_opt = optax.chain(optax.add_decayed_weights(arch_weight_decay), optax.adam(arch_learning_rate, b1=0.5))
-    params = runner.params
+    if weights == "shared":
+        params = runner.params
+
+        def forward(params, x, probs):
+            return runner.apply(params, x, dims, decisions.soft_gates(probs))
+    else:
+        mixed_graphdef, params = nnx.split(create_mixed(runner.net, seed), nnx.Param)
+
+        def forward(params, x, probs):
+            return nnx.merge(mixed_graphdef, params)(x, probs)
+
     weight_state, arch_state = weight_opt.init(params), arch_opt.init(alphas)
     train_batches, val_batches = Batches(x_train, y_train, batch_size, seed), Batches(x_val, y_val, batch_size, seed + 1)
 
     def loss(params, alphas, xb, yb):
         probs = {k: jax.nn.softmax(v) for k, v in alphas.items()}
-        return cross_entropy(runner.apply(params, xb, dims, decisions.soft_gates(probs)), yb)
+        return cross_entropy(forward(params, xb, probs), yb)
 
     def step(params, alphas, weight_state, arch_state, xt, yt, xv, yv, *, dims):
         if order == 1:
@@ -128,7 +148,7 @@ def darts_search(
         xt, yt = train_batches.next()
         xv, yv = val_batches.next()
         args = (params, alphas, weight_state, arch_state, xt, yt, xv, yv)
-        program = runner.compiled(f"darts{order}", step, dims, *args)
+        program = runner.compiled(f"darts{order}_{weights}", step, dims, *args)
         params, alphas, weight_state, arch_state, train_loss = program(*args)
         if i % record_every == 0 or i == steps:
             value = float(train_loss)
@@ -137,7 +157,8 @@ def darts_search(
             history.append({k: np.asarray(jax.nn.softmax(v)).round(4).tolist() for k, v in alphas.items()})
             logger.info("darts%d step %d/%d loss %.4f", order, i, steps, value)
     jax.block_until_ready(params)
-    runner.params = params
+    if weights == "shared":
+        runner.params = params
     compile_seconds = runner.stats.seconds - compile_before
     final = {k: np.asarray(v) for k, v in alphas.items()}
     return DartsResult(

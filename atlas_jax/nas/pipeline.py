@@ -33,6 +33,7 @@ from atlas_jax.search import Space
 logger = logging.getLogger(__name__)
 
 METHODS = ("evolution", "nevergrad", "random", "darts1", "darts2", "plain_random")
+DARTS_WEIGHTS = ("shared", "separate")
 WEIGHT_SHARING = ("evolution", "nevergrad", "random")
 
 
@@ -101,7 +102,8 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         # NOTE: DARTS ignores the resource limits while it trains; only the derived network is checked.
         if not evaluator.feasible(best):
             logger.warning("DARTS derived an architecture that violates %s: %s", evaluator.constraints, best)
-        score = evaluator.score(best)
+        # Separate-weight DARTS leaves no shared weights that the derived network could inherit.
+        score = evaluator.score(best) if cfg.darts_weights == "shared" else None
         history = [{"alphas": snapshot} for snapshot in outcome.alpha_history]
         report["final_alphas"] = {k: v.tolist() for k, v in outcome.alphas.items()}
     else:

@@ -58,7 +58,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         _write_text(run_dir / "trials.jsonl", lines)
         write_json(search_path, report)
         logger.info(
-            "%s found %s (val acc %.4f) in %.1f s run + %.1f s compile",
+            "%s found %s (val acc with inherited weights: %s) in %.1f s run + %.1f s compile",
             nas_cfg.method, report["best_arch"], report["val_accuracy"],
             report["search_run_seconds"], report["compile_seconds"],
         )
