@@ -1,7 +1,7 @@
 """DARTS mixed-operation networks: separate weights for every candidate operation.
 
-This is the relaxation of the original DARTS: each layer runs every candidate (every width,
-and for convolutions every width x kernel-size pair) with its own weights, pads the outputs
+This is the relaxation of the original DARTS. Each layer runs every candidate (every width,
+and for convolutions every width x kernel-size pair) with its own weights. It pads the outputs
 to the largest width and sums them weighted by the candidates' probabilities. Depth mixes the
 block exits. The cost of a step therefore grows with the number of candidates, unlike the
 entangled supernet whose candidates share one set of weights.
@@ -32,7 +32,7 @@ def _mix_depth(exits: list[Array], depths: tuple, depth_probs: Array) -> Array:
 
 
 class MixedMLP(nnx.Module):
-    """Every hidden layer holds one dense layer per candidate width."""
+    """MLP whose hidden layers contain one dense layer per candidate width."""
 
     def __init__(self, net: MLPSupernet, rng: np.random.Generator):
         decisions = net.decisions

@@ -4,7 +4,7 @@
 functions of `(params, ..., dims, gates)` through XLA programs compiled ahead of time, keyed
 by the static sizes `dims`. In masked mode every sub-network maps to the maximum sizes, so each
 function compiles once. In exact-slice mode sizes are rounded up to shape buckets
-(`num_buckets`; None keeps every size) and an LRU cache holds at most `cache_size` programs.
+(`num_buckets`, where None keeps every size), and an LRU cache keeps at most `cache_size` programs.
 Compile time is measured apart from run time.
 """
 
@@ -38,6 +38,7 @@ class CompileStats:
     seconds: float = 0.0
     hits: int = 0
     evictions: int = 0
+    peak_program_bytes: int = 0  # largest device memory one compiled program needs (XLA's estimate)
 
     def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
@@ -98,6 +99,7 @@ class SubnetRunner:
         program = jax.jit(lambda *a: fn(*a, dims=dims)).lower(*args).compile()
         self.stats.seconds += time.perf_counter() - start
         self.stats.compiles += 1
+        self.stats.peak_program_bytes = max(self.stats.peak_program_bytes, program_bytes(program))
         self._cache[key] = program
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -149,6 +151,18 @@ class SubnetRunner:
 
     def cache_len(self) -> int:
         return len(self._cache)
+
+
+def program_bytes(program: Any) -> int:
+    """Return the memory a compiled program needs: arguments, outputs and temporaries, less aliased
+    buffers, from XLA's memory analysis (0 where the backend gives none)."""
+    analysis = program.memory_analysis()
+    if analysis is None:
+        return 0
+    return int(
+        analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+        + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes
+    )
 
 
 def arch_key(arch: Mapping[str, Any]) -> tuple:

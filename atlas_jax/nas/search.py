@@ -173,9 +173,9 @@ def evolutionary_search(
         top = ranked[:parents]
         children: dict[tuple, Arch] = {}
         for count, breed in ((mutations, "mutation"), (crossovers, "crossover")):
-            made = 0
+            bred = 0
             for _ in range(count * max_tries):
-                if made == count:
+                if bred == count:
                     break
                 if breed == "mutation":
                     child = _mutate(decisions, top[rng.integers(len(top))], mutation_prob, rng)
@@ -189,7 +189,7 @@ def evolutionary_search(
                     evaluator.rejected += 1
                     continue
                 children[key] = child
-                made += 1
+                bred += 1
         for child in children.values():
             _record(history, evaluator, child, start)
         pool = list(members.values()) + list(children.values())
@@ -206,8 +206,8 @@ def nevergrad_search(
 ) -> SearchResult:
     """Search with a nevergrad optimizer through ask/tell on the space's parametrization.
 
-    Infeasible candidates are told a loss above every feasible one (1 + violation), so the
-    optimizer learns to avoid them; they are never scored.
+    Infeasible candidates get a loss above every feasible one (1 + violation), so the optimizer
+    learns to avoid them. They are never scored.
     """
     import nevergrad as ng
 
@@ -295,9 +295,10 @@ def plain_random_search(
 def is_degenerate(decisions: DecisionSet, arch: Mapping[str, Any]) -> dict[str, bool]:
     """Flag the two collapsed outcomes of one-shot search.
 
-    `widest`: every active decision at its largest value (the search just picked the biggest
-    network); `skip_only`: depth at its minimum with every active width at its smallest, the
-    analogue of DARTS's all-skip-connection collapse in a space without explicit skip ops.
+    `widest` means every active decision is at its largest value, so the search just picked the
+    biggest network. `skip_only` means depth is at its minimum and every active width at its
+    smallest. It is the analogue of DARTS's all-skip-connection collapse in a space without
+    explicit skip operations.
     """
     arch = decisions.canonical(arch)
     active = [d for d in decisions if decisions.is_active(d.name, arch)]

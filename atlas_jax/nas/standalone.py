@@ -26,9 +26,9 @@ Array = jax.Array
 def build_standalone(net: Supernet, arch: Mapping[str, Any], seed: int = 0) -> nnx.Module:
     """Build sub-network `arch` of `net` from plain NNX layers, freshly initialised from `seed`.
 
-    Kernels are drawn from N(0, 1 / fan_in) with numpy (as the supernet's are), biases are zero,
-    layer-norm scales one and position embeddings N(0, 0.02^2); the module is traced abstractly
-    first so no per-shape random-number program is compiled.
+    Kernels are drawn from N(0, 1 / fan_in) with numpy, as the supernet's are. Biases are zero,
+    layer-norm scales one and position embeddings N(0, 0.02^2). The module is traced abstractly
+    first, so no per-shape random-number program is compiled.
     """
     arch = net.decisions.canonical(arch)
     abstract = nnx.eval_shape(lambda: _construct(net, arch))

@@ -22,7 +22,7 @@ from flax import nnx
 
 from atlas_jax.errors import ConfigError, NonFiniteLossError
 from atlas_jax.nas.decisions import Arch
-from atlas_jax.nas.runner import SubnetRunner
+from atlas_jax.nas.runner import SubnetRunner, program_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class TrainResult:
     steps: int
     run_seconds: float
     compile_seconds: float
+    peak_program_bytes: int = 0  # largest compiled step's memory (XLA's estimate), stand-alone fit only
 
 
 class Batches:
@@ -116,7 +117,7 @@ def train_supernet(
         x: float32[n, ...] training inputs.
         y: int32[n] labels.
         steps: optimizer steps.
-        batch_size: examples per step (every path sees the same batch).
+        batch_size: examples per step (every path trains on the same batch).
         rule: "uniform" (one random path per step) or "sandwich".
         num_random: random paths per step under the sandwich rule.
         distill: train non-largest paths on the largest path's predictions (sandwich only).
@@ -242,7 +243,7 @@ def fit(
     if not np.isfinite(loss):
         raise NonFiniteLossError(f"stand-alone training loss became {loss}; lower the learning rate")
     nnx.update(model, params)
-    return TrainResult(params, loss, steps, time.perf_counter() - start, compile_seconds)
+    return TrainResult(params, loss, steps, time.perf_counter() - start, compile_seconds, program_bytes(program))
 
 
 def model_accuracy(model: nnx.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
