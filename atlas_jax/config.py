@@ -16,6 +16,7 @@ from omegaconf import MISSING
 from atlas_jax.parallel.config import ParallelConfig
 from atlas_jax.gnn.config import GNNConfig
 from atlas_jax.hpo.config import HPOConfig
+from atlas_jax.nas.config import NASConfig
 
 
 @dataclass
@@ -80,6 +81,26 @@ class TextTransformerConfig(ModelConfig):
 
 
 @dataclass
+class SearchedCNNConfig(ModelConfig):
+    name: str = "searched_cnn"
+    channels: list[int] = field(default_factory=lambda: [16, 32])  # output channels of each conv block
+    kernels: list[int] = field(default_factory=lambda: [3, 3])  # odd kernel size of each conv block, in pixels
+    dense: int = 64  # width of the hidden dense layer after global average pooling
+    dropout: float = 0.0  # dropout rate before the classifier
+    activation: str = "relu"  # relu, gelu, silu or tanh
+
+
+@dataclass
+class SearchedViTConfig(ModelConfig):
+    name: str = "searched_vit"
+    patch: int = 2  # square patch side, in pixels
+    embed: int = 64  # token embedding width
+    heads: list[int] = field(default_factory=lambda: [4, 4])  # attention heads of each block
+    hidden: list[int] = field(default_factory=lambda: [128, 128])  # feed-forward width of each block
+    head_dim: int = 16  # width of one attention head
+
+
+@dataclass
 class OptimConfig:
     name: str = "adamw"  # adamw, adam, sgd (with momentum) or lamb
     learning_rate: float = 3e-3  # peak learning rate
@@ -116,10 +137,18 @@ class Config:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     gnn: GNNConfig = field(default_factory=GNNConfig)  # the gnn task: graph dataset, GNN, sampler, epochs
     hpo: HPOConfig = field(default_factory=HPOConfig)  # search settings of the hpo and automl tasks
+    nas: NASConfig = field(default_factory=NASConfig)  # architecture search (task=nas)
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
-MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "cnn": CNNConfig}
+MODEL_SCHEMAS: dict[str, type] = {
+    "mlp": MLPConfig,
+    "cnn": CNNConfig,
+    "searched_cnn": SearchedCNNConfig,
+    "searched_vit": SearchedViTConfig,
+    "vit": ViTConfig,
+    "text_transformer": TextTransformerConfig,
+}
 
 
 def register_configs() -> None:
@@ -132,8 +161,7 @@ def register_configs() -> None:
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="parallel", name="base_parallel", node=ParallelConfig)
-    cs.store(group="model", name="base_vit", node=ViTConfig)
-    cs.store(group="model", name="base_text_transformer", node=TextTransformerConfig)
     cs.store(group="gnn", name="base_gnn", node=GNNConfig)
     cs.store(group="hpo", name="base_hpo", node=HPOConfig)
+    cs.store(group="nas", name="base_nas", node=NASConfig)
 

@@ -1,0 +1,79 @@
+"""Evolutionary, nevergrad and random search respect their constraints."""
+
+import numpy as np
+import pytest
+
+from atlas_jax.nas.runner import SubnetRunner
+from atlas_jax.nas.search import (
+    ArchEvaluator,
+    Constraints,
+    evolutionary_search,
+    is_degenerate,
+    nevergrad_search,
+    random_search,
+)
+from atlas_jax.nas.spaces import nas_space, supernet_for_space
+from atlas_jax.search import Space
+
+
+@pytest.fixture(scope="module")
+def setup(digits):
+    space = nas_space("mlp", depths=(1, 2, 3), widths=(16, 32, 64, 128))
+    net = supernet_for_space(space, (8, 8, 1), 10, seed=0)
+    runner = SubnetRunner(net, mode="masked")
+    return space, runner
+
+
+def _evaluator(setup, digits, constraints):
+    space, runner = setup
+    return ArchEvaluator(space, runner, *digits["val"], constraints=constraints)
+
+
+def test_evolution_respects_params_limit(setup, digits):
+    limit = 6000
+    evaluator = _evaluator(setup, digits, Constraints(max_params=limit))
+    result = evolutionary_search(evaluator, population=8, generations=3, parents=4, mutations=4, crossovers=4)
+    assert result.history, "no candidate was scored"
+    for entry in result.history:
+        assert entry["params"] <= limit, entry
+    assert setup[1].net.cost(result.best_arch)["params"] <= limit
+    assert evaluator.rejected > 0
+
+
+def test_evolution_respects_flops_and_space_constraint(setup, digits):
+    space, runner = setup
+    constrained = Space({**space.params, **space.constants}, constraints=[lambda v: v["depth"] >= 2])
+    evaluator = ArchEvaluator(constrained, runner, *digits["val"], constraints=Constraints(max_flops=12000))
+    result = evolutionary_search(evaluator, population=6, generations=2, parents=3, mutations=3, crossovers=3)
+    for entry in result.history:
+        assert entry["flops"] <= 12000, entry
+        assert entry["arch"]["depth"] >= 2, entry
+
+
+def test_nevergrad_respects_params_limit(setup, digits):
+    evaluator = _evaluator(setup, digits, Constraints(max_params=5000))
+    result = nevergrad_search(evaluator, optimizer="DiscreteOnePlusOne", budget=30)
+    for entry in result.history:
+        assert entry["params"] <= 5000, entry
+
+
+def test_random_search_respects_latency_limit(setup, digits):
+    space, runner = setup
+    latency_runner = SubnetRunner(runner.net, mode="slice", num_buckets=2)
+    batch = digits["val"][0][:64]
+    free = ArchEvaluator(space, runner, *digits["val"], constraints=Constraints(max_latency_ms=1e9),
+                         latency_runner=latency_runner, latency_batch=batch)
+    largest = free.cost(runner.decisions.largest())["latency_ms"]
+    smallest = free.cost(runner.decisions.smallest())["latency_ms"]
+    limit = float(np.sqrt(largest * smallest)) if largest > smallest else largest
+    evaluator = ArchEvaluator(space, runner, *digits["val"], constraints=Constraints(max_latency_ms=limit),
+                              latency_runner=latency_runner, latency_batch=batch)
+    result = random_search(evaluator, samples=6)
+    for entry in result.history:
+        assert entry["latency_ms"] <= limit, entry
+
+
+def test_degenerate_flags(setup):
+    decisions = setup[1].decisions
+    assert is_degenerate(decisions, decisions.largest()) == {"widest": True, "skip_only": False}
+    assert is_degenerate(decisions, decisions.smallest()) == {"widest": False, "skip_only": True}
