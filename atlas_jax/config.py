@@ -17,7 +17,7 @@ from omegaconf import MISSING
 
 @dataclass
 class DataConfig:
-    name: str = "digits"  # dataset from the registry: digits, breast_cancer, wine, idx, csv
+    name: str = "digits"  # dataset: digits, breast_cancer, wine, iris, mnist_subset, idx or csv
     path: Optional[str] = None  # folder (idx) or file (csv) for file-backed datasets
     target_column: Optional[str] = None  # csv only: label column name (default: the last column)
     val_fraction: float = 0.15  # fraction of all examples held out for validation
@@ -25,6 +25,7 @@ class DataConfig:
     split_seed: int = 0  # seed of the stratified train/val/test split
     standardize: bool = True  # scale features to zero mean, unit variance (train statistics)
     max_examples: Optional[int] = None  # stratified subsample of the whole dataset, for quick runs
+    augment_shift: int = 0  # images only: random translation of training images, in pixels (0: off)
 
 
 @dataclass
@@ -87,13 +88,17 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+# Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
+MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "cnn": CNNConfig}
+
+
 def register_configs() -> None:
     """Register every schema in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="data", name="base_data", node=DataConfig)
-    cs.store(group="model", name="base_mlp", node=MLPConfig)
-    cs.store(group="model", name="base_cnn", node=CNNConfig)
+    for model_name, schema in MODEL_SCHEMAS.items():
+        cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
 

@@ -60,6 +60,11 @@ def main() -> None:
     from atlas_jax.config import register_configs
 
     conf = config_dir()
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        from atlas_jax.cli_help import help_text
+
+        print(help_text(conf), end="")
+        return
     message = check_group_overrides(sys.argv[1:], conf)
     if message:
         print(message, file=sys.stderr)
@@ -73,6 +78,8 @@ def main() -> None:
         from atlas_jax.errors import AtlasError
         from atlas_jax.tasks import run_task
 
+        # orbax logs every checkpoint step at INFO through absl; keep the run log readable.
+        logging.getLogger("absl").setLevel(logging.WARNING)
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         try:
             summary = run_task(cfg, run_dir)

@@ -1,0 +1,82 @@
+"""The `atlas` command end to end, in real subprocesses."""
+
+import json
+
+import pytest
+
+from atlas_jax.launch import check_group_overrides, config_dir
+from tests.helpers import compose_config, run_atlas
+
+FAST = ["train.steps=4", "train.batch_size=32", "train.eval_every=2", "train.log_every=1", "train.checkpoint_every=2", "train.progress=false", "model.channels=[4]", "model.dense=16"]
+
+
+def test_unknown_model_is_one_line_naming_valid_models(tmp_path):
+    result = run_atlas(["model=nosuchmodel"], tmp_path, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: unknown model 'nosuchmodel'; valid model options: cnn, mlp"] or (
+        len(lines) == 1 and "nosuchmodel" in lines[0] and "cnn" in lines[0] and "mlp" in lines[0]
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_group_check_accepts_sweeps_of_valid_options():
+    assert check_group_overrides(["model=cnn,mlp", "train.steps=3"], config_dir()) is None
+    assert "unknown optim 'rmsprop'" in check_group_overrides(["optim=adamw,rmsprop"], config_dir())
+
+
+def test_wrong_type_fails_at_compose_naming_key():
+    from omegaconf.errors import ValidationError
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises((ConfigCompositionException, ValidationError), match="train.steps"):
+        compose_config(["train.steps=abc"])
+
+
+def test_unknown_key_fails_at_compose():
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="nosuchkey"):
+        compose_config(["train.nosuchkey=1"])
+
+
+def test_wrong_type_from_command_line(tmp_path):
+    result = run_atlas(["train.steps=abc"], tmp_path, timeout=60)
+    assert result.returncode != 0
+    assert "train.steps" in result.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("summary.json"))
+
+
+def test_unknown_task_lists_tasks(tmp_path):
+    result = run_atlas(["task=nosuchtask", *FAST], tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "unknown task 'nosuchtask'; valid tasks:" in result.stderr
+    assert "train" in result.stderr
+
+
+def test_default_run_folder_and_summary(tmp_path):
+    result = run_atlas(FAST, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folders = [p.parent for p in (tmp_path / "runs" / "digits_cnn").rglob("summary.json")]
+    assert len(folders) == 1
+    summary = json.loads((folders[0] / "summary.json").read_text())
+    assert summary["steps"] == 4
+    assert (folders[0] / ".hydra" / "config.yaml").exists()
+
+
+def test_multirun_makes_one_folder_per_value(tmp_path):
+    result = run_atlas(["-m", "optim.learning_rate=0.001,0.003", *FAST], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summaries = sorted((tmp_path / "multirun" / "digits_cnn").rglob("summary.json"))
+    assert len(summaries) == 2
+    names = sorted(p.parent.name for p in summaries)
+    assert "optim.learning_rate=0.001" in names[0]
+    assert "optim.learning_rate=0.003" in names[1]
+
+
+def test_help_lists_groups_and_key_meanings(tmp_path):
+    result = run_atlas(["--help"], tmp_path, timeout=60)
+    assert result.returncode == 0
+    assert "model        cnn, mlp" in result.stdout
+    assert "train.steps" in result.stdout and "total optimizer steps" in result.stdout
+    assert "model.kernel_size" in result.stdout and "in pixels" in result.stdout
