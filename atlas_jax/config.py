@@ -14,6 +14,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from atlas_jax.boosting.config import GBDTConfig
+
 
 @dataclass
 class DataConfig:
@@ -86,6 +88,7 @@ class Config:
     model: Any = MISSING  # one of the model/ group options; its schema is chosen there
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    gbdt: GBDTConfig = field(default_factory=GBDTConfig)  # gradient-boosted trees (task=gbdt)
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -101,6 +104,7 @@ def register_configs() -> None:
         cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="gbdt", name="base_gbdt", node=GBDTConfig)
 
 
 def to_dataclass(schema: type, node: Any) -> Any:
