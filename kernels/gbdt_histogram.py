@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 FFI_TARGET = "atlas_gbdt_histogram"
-SPLIT_FFI_TARGET = "atlas_gbdt_split"  # registered here too: one extension module holds both
+# Registered here too, because one extension module holds all three kernels.
+SPLIT_FFI_TARGET = "atlas_gbdt_split"
+PREDICT_FFI_TARGET = "atlas_gbdt_predict"
 BACKENDS = ("auto", "cpp", "jax")
 
 
@@ -32,6 +34,7 @@ def cpp_available() -> bool:
         return False
     jax.ffi.register_ffi_target(FFI_TARGET, _gbdt_kernels.histogram_handler(), platform="cpu")
     jax.ffi.register_ffi_target(SPLIT_FFI_TARGET, _gbdt_kernels.split_handler(), platform="cpu")
+    jax.ffi.register_ffi_target(PREDICT_FFI_TARGET, _gbdt_kernels.predict_handler(), platform="cpu")
     return True
 
 

@@ -7,6 +7,7 @@
 extern "C" {
 XLA_FFI_Error* AtlasGbdtHistogram(XLA_FFI_CallFrame* call_frame);
 XLA_FFI_Error* AtlasGbdtSplit(XLA_FFI_CallFrame* call_frame);
+XLA_FFI_Error* AtlasGbdtPredict(XLA_FFI_CallFrame* call_frame);
 }
 
 PYBIND11_MODULE(_gbdt_kernels, m) {
@@ -19,4 +20,8 @@ PYBIND11_MODULE(_gbdt_kernels, m) {
       "split_handler",
       []() { return pybind11::capsule(reinterpret_cast<void*>(AtlasGbdtSplit)); },
       R"doc(PyCapsule of the best-split FFI handler (gbdt_split.cc).)doc");
+  m.def(
+      "predict_handler",
+      []() { return pybind11::capsule(reinterpret_cast<void*>(AtlasGbdtPredict)); },
+      R"doc(PyCapsule of the ensemble prediction FFI handler (gbdt_predict.cc).)doc");
 }

@@ -16,7 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PREDICT_BATCH = 65_536  # rows per jitted prediction call; bounds the [rows, trees] work arrays
+from atlas_jax.kernels.gbdt_predict import NODE_FIELDS
+from atlas_jax.kernels.gbdt_predict import predict as predict_ensemble
+
+PREDICT_BATCH = 262_144  # rows per jitted prediction call; bounds the reference walk's [rows, trees] arrays
 
 
 class Trees(NamedTuple):
@@ -68,31 +71,30 @@ def tree_depth(trees: Trees) -> int:
     return depth
 
 
-def _walk(trees: Trees, x: jax.Array, steps: int, binned: bool) -> jax.Array:
-    """Leaf index of every row in every tree: int32[rows, trees]."""
-    rows, num_trees = x.shape[0], trees.feature.shape[0]
+def _walk_binned(trees: Trees, codes: jax.Array, steps: int) -> jax.Array:
+    """Leaf index of every row in every tree, int32[rows, trees], splitting bin codes on `trees.bin`."""
+    rows, num_trees = codes.shape[0], trees.feature.shape[0]
     tree_index = jnp.arange(num_trees)[None, :]
-    node = jnp.zeros((rows, num_trees), jnp.int32)
 
     def step(_, node):
         feature = jnp.maximum(trees.feature[tree_index, node], 0)
-        value = jnp.take_along_axis(x, feature, axis=1)
-        if binned:
-            missing = value == 0
-            go_left = value.astype(jnp.int32) <= trees.bin[tree_index, node]
-        else:
-            missing = jnp.isnan(value)
-            go_left = value <= trees.threshold[tree_index, node]
-        go_left = jnp.where(missing, trees.default_left[tree_index, node], go_left)
+        code = jnp.take_along_axis(codes, feature, axis=1).astype(jnp.int32)
+        go_left = jnp.where(code == 0, trees.default_left[tree_index, node], code <= trees.bin[tree_index, node])
         child = jnp.where(go_left, trees.left[tree_index, node], trees.right[tree_index, node])
         return jnp.where(trees.is_leaf[tree_index, node], node, child)
 
-    return jax.lax.fori_loop(0, steps, step, node)
+    return jax.lax.fori_loop(0, steps, step, jnp.zeros((rows, num_trees), jnp.int32))
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "outputs", "binned"))
+@functools.partial(jax.jit, static_argnames=("steps", "outputs", "binned", "backend"))
 def predict_margin_batch(
-    trees: Trees, x: jax.Array, base_margin: jax.Array, steps: int, outputs: int, binned: bool = False
+    trees: Trees,
+    x: jax.Array,
+    base_margin: jax.Array,
+    steps: int,
+    outputs: int,
+    binned: bool = False,
+    backend: str = "auto",
 ) -> jax.Array:
     """Margins of one batch.
 
@@ -102,15 +104,19 @@ def predict_margin_batch(
         base_margin: float32[outputs] starting margin.
         steps: walk length, at least the depth of the deepest tree.
         outputs: margins per row.
-        binned: `x` holds bin codes and splits compare against `trees.bin`.
+        binned: `x` holds bin codes and splits compare against `trees.bin` (pure JAX).
+        backend: prediction kernel for float input: auto, cpp or jax (`atlas_jax.kernels.gbdt_predict`).
 
     Returns:
         float32[rows, outputs].
     """
     rows, num_trees = x.shape[0], trees.feature.shape[0]
-    node = _walk(trees, x, steps, binned)
-    leaf = trees.value[jnp.arange(num_trees)[None, :], node]
-    return base_margin[None, :] + leaf.reshape(rows, num_trees // outputs, outputs).sum(axis=1)
+    if binned:
+        node = _walk_binned(trees, x, steps)
+        leaf = trees.value[jnp.arange(num_trees)[None, :], node]
+        return base_margin[None, :] + leaf.reshape(rows, num_trees // outputs, outputs).sum(axis=1)
+    nodes = {name: getattr(trees, name) for name in NODE_FIELDS}
+    return base_margin[None, :] + predict_ensemble(x, nodes, outputs, steps, backend)
 
 
 def predict_margin(

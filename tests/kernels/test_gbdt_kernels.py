@@ -117,3 +117,59 @@ def test_split_without_valid_candidate_has_minus_inf_gain():
     for fn in (gbdt_split.best_split_cpp, gbdt_split.best_split_reference):
         sums, _ = fn(hist, np.ones(5, bool), np.full(5, 11, np.int32), reg_lambda=1.0, min_child_weight=1e9)
         assert np.all(np.isneginf(np.asarray(sums)[:, 0]))
+
+
+def _random_ensemble(trees=7, depth=4, features=5, seed=3):
+    """Complete trees in heap order with random splits; some internal nodes made leaves early."""
+    rng = np.random.default_rng(seed)
+    nodes = 2 ** (depth + 1) - 1
+    index = np.arange(nodes)
+    internal = (index < 2**depth - 1) & (rng.random((trees, nodes)) > 0.15)
+    internal[:, 0] = True
+    return {
+        "feature": np.where(internal, rng.integers(0, features, (trees, nodes)), -1).astype(np.int32),
+        "threshold": rng.normal(size=(trees, nodes)).astype(np.float32),
+        "default_left": rng.random((trees, nodes)) < 0.5,
+        "left": np.where(internal, 2 * index + 1, -1).astype(np.int32),
+        "right": np.where(internal, 2 * index + 2, -1).astype(np.int32),
+        "is_leaf": ~internal,
+        "value": rng.normal(size=(trees, nodes)).astype(np.float32),
+    }
+
+
+def _brute_predict(x, nodes, outputs):
+    out = np.zeros((x.shape[0], outputs))
+    for r, row in enumerate(x):
+        for t in range(nodes["feature"].shape[0]):
+            n = 0
+            while not nodes["is_leaf"][t, n]:
+                v = row[nodes["feature"][t, n]]
+                left = nodes["default_left"][t, n] if np.isnan(v) else v <= nodes["threshold"][t, n]
+                n = nodes["left"][t, n] if left else nodes["right"][t, n]
+            out[r, t % outputs] += nodes["value"][t, n]
+    return out
+
+
+@pytest.mark.parametrize("outputs", [1, 7])
+def test_predict_kernels_match_brute_force(outputs):
+    from atlas_jax.kernels import gbdt_predict
+
+    nodes = _random_ensemble()
+    x = np.random.default_rng(4).normal(size=(300, 5)).astype(np.float32)
+    x[::7, 2] = np.nan
+    want = _brute_predict(x, nodes, outputs)
+    cpp = gbdt_predict.predict_cpp(x, nodes, outputs)
+    ref = jax.jit(lambda x: gbdt_predict.predict_reference(x, nodes, outputs, steps=4))(x)
+    np.testing.assert_allclose(np.asarray(cpp), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ref), want, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_cpp_rejects_bad_child():
+    from atlas_jax.kernels import gbdt_predict
+
+    nodes = _random_ensemble()
+    nodes["left"][0, 0] = 999
+    nodes["default_left"][0, 0] = True
+    x = np.full((3, 5), np.nan, np.float32)
+    with pytest.raises(Exception, match="out of range"):
+        jax.block_until_ready(gbdt_predict.predict_cpp(x, nodes, 1))
