@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 FFI_TARGET = "atlas_gbdt_histogram"
-# Registered here too, because one extension module holds all three kernels.
+# Registered here too, because one extension module contains all three kernels.
 SPLIT_FFI_TARGET = "atlas_gbdt_split"
 PREDICT_FFI_TARGET = "atlas_gbdt_predict"
 BACKENDS = ("auto", "cpp", "jax")
@@ -36,6 +36,19 @@ def cpp_available() -> bool:
     jax.ffi.register_ffi_target(SPLIT_FFI_TARGET, _gbdt_kernels.split_handler(), platform="cpu")
     jax.ffi.register_ffi_target(PREDICT_FFI_TARGET, _gbdt_kernels.predict_handler(), platform="cpu")
     return True
+
+
+def resolve_backend(backend: str, platform: str) -> str:
+    """Turn "auto" into "cpp" (CPU with the kernels built) or "jax" for devices of `platform`.
+
+    Resolving before tracing compiles one implementation; `platform_dependent`
+    in the dispatchers below serves code traced without a known platform.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown kernel backend '{backend}'; valid backends: {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    return "cpp" if platform == "cpu" and cpp_available() else "jax"
 
 
 def histogram_reference(
@@ -99,8 +112,8 @@ def histogram_cpp(
         slot.astype(jnp.int32),
         num_threads=np.int64(num_threads),
     )
-    # ffi_call types its result as equal on all devices; inside shard_map it varies
-    # over the mesh axes the rows vary over, as the reference's result does.
+    # ffi_call types its result as equal on all devices. Inside shard_map it differs
+    # per device wherever the rows do, so mark it varying, as the reference's result is.
     varying = tuple(jax.typeof(bins).manual_axis_type.varying)
     return jax.lax.pcast(hist, varying, to="varying") if varying else hist
 

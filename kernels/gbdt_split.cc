@@ -2,7 +2,7 @@
 // The Python face and its pure-JAX reference are in kernels/gbdt_split.py.
 //
 // Inputs:  hist float32[nodes, features, bins, 2] (gradient, hessian sums; bin 0
-//          holds missing values), feature_mask bool[features],
+//          contains missing values), feature_mask bool[features],
 //          value_bins int32[features] (splits at t >= value_bins[f] are invalid).
 // Attrs:   reg_lambda, min_child_weight.
 // Outputs: sums float32[nodes, 5] = (gain, left_grad, left_hess, right_grad, right_hess),

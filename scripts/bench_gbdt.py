@@ -36,7 +36,7 @@ def machine() -> str:
 
 
 def synthetic(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A 28-feature binary task with interactions and 2% missing values."""
+    """Generate a 28-feature binary task with interactions and 2% missing values."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 28)).astype(np.float32)
     logit = (x[:, 0] * x[:, 1] + np.sin(2 * x[:, 2]) + 0.5 * x[:, 3] - 0.3 * x[:, 4] ** 2

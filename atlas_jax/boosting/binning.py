@@ -1,6 +1,6 @@
 """Quantile binning: features become uint8 bin codes once, before training.
 
-Bin 0 of every feature holds missing values (NaN). A feature with edges
+Bin 0 of every feature contains missing values (NaN). A feature with edges
 e_0 < e_1 < ... < e_{m-1} has value bins 1..m+1, and a value v goes to bin
 1 + #{j : e_j < v}. So "bin <= t" is the same test as "v <= e_{t-1}", which
 lets a tree trained on bin codes predict on raw float32 values exactly.

@@ -3,7 +3,7 @@
 Both growth policies run inside `jax.shard_map` with rows sharded over a mesh
 axis: every histogram is summed over that axis (`psum`, the counterpart of
 XGBoost's allreduce) before any split is chosen, so each device picks the same
-splits and holds the same tree. With `axis_name=None` the same code runs on one
+splits and builds the same tree. With `axis_name=None` the same code runs on one
 device. Shapes are static: depth-wise growth unrolls a fixed number of levels
 (each level has its own node count), and leaf-wise growth loops over a fixed
 node budget.

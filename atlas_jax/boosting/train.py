@@ -8,6 +8,7 @@ margins. The step compiles once and is reused by every round.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -27,6 +28,7 @@ from atlas_jax.boosting.objectives import Objective, make_objective
 from atlas_jax.boosting.split import SplitParams
 from atlas_jax.boosting.tree import Trees, predict_margin, tree_depth
 from atlas_jax.errors import AtlasError, ConfigError
+from atlas_jax.kernels.gbdt_histogram import resolve_backend
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +80,19 @@ def _walk_steps(cfg: GBDTConfig) -> int:
     return cfg.max_depth if cfg.max_depth > 0 else cfg.max_leaves - 1
 
 
-def _make_step(objective: Objective, cfg: GBDTConfig, mesh, settings: GrowSettings, rows: int, features: int):
-    """Jitted boosting round: (margin, bins, y, ok, key, value_bins, edges) -> (margin, trees [outputs, nodes])."""
-    grow = grow_depthwise if cfg.grow_policy == "depthwise" else grow_leafwise
-    kept_features = max(1, int(round(cfg.colsample_bytree * features)))
+@functools.lru_cache(maxsize=16)
+def _make_step(objective: Objective, grow_policy: str, subsample: float, kept_features: int, mesh,
+               settings: GrowSettings, rows: int, features: int):
+    """Jitted boosting round: (margin, bins, y, ok, key, value_bins, edges) -> (margin, trees [outputs, nodes]).
+
+    Cached on its (hashable) arguments, so fits with the same shapes and settings,
+    such as HPO trials on one dataset, reuse one compiled step.
+    """
+    grow = grow_depthwise if grow_policy == "depthwise" else grow_leafwise
 
     def local_round(margin, bins, y, ok, draw, feature_mask, value_bins, edges):
         grad, hess = objective.grad_hess(margin, y)
-        sampled = ok & (draw < cfg.subsample)
+        sampled = ok & (draw < subsample)
         info = FeatureInfo(feature_mask, value_bins, edges)
         trees = []
         for k in range(objective.num_outputs):
@@ -107,7 +114,7 @@ def _make_step(objective: Objective, cfg: GBDTConfig, mesh, settings: GrowSettin
     def step(margin, bins, y, ok, key, value_bins, edges):
         row_key, column_key = jax.random.split(key)
         # Drawn for all rows at once, so a row's draw does not depend on the shard it lands in.
-        draw = jax.random.uniform(row_key, (rows,)) if cfg.subsample < 1 else jnp.zeros((rows,))
+        draw = jax.random.uniform(row_key, (rows,)) if subsample < 1 else jnp.zeros((rows,))
         order = jax.random.permutation(column_key, features)
         feature_mask = jnp.zeros((features,), bool).at[order[:kept_features]].set(True)
         return sharded_round(margin, bins, y, ok, draw, feature_mask, value_bins, edges)
@@ -196,8 +203,10 @@ def fit(
     edges = jax.device_put(mapper.padded_edges(), replicated)
 
     params = SplitParams(float(cfg.reg_lambda), float(cfg.gamma), float(cfg.min_child_weight), float(cfg.learning_rate))
-    settings = GrowSettings(params, mapper.num_bins, cfg.max_depth, cfg.max_leaves, cfg.histogram, DATA_AXIS)
-    step = _make_step(objective, cfg, mesh, settings, padded, features)
+    backend = resolve_backend(cfg.histogram, mesh.devices.flat[0].platform)
+    settings = GrowSettings(params, mapper.num_bins, cfg.max_depth, cfg.max_leaves, backend, DATA_AXIS)
+    kept_features = max(1, int(round(cfg.colsample_bytree * features)))
+    step = _make_step(objective, cfg.grow_policy, float(cfg.subsample), kept_features, mesh, settings, padded, features)
     steps = _walk_steps(cfg)
     key = jax.random.key(cfg.seed)
 

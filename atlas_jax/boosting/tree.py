@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from atlas_jax.kernels.gbdt_histogram import resolve_backend
 from atlas_jax.kernels.gbdt_predict import NODE_FIELDS
 from atlas_jax.kernels.gbdt_predict import predict as predict_ensemble
 
@@ -38,7 +39,7 @@ class Trees(NamedTuple):
 
 
 def empty_trees(num_nodes: int) -> Trees:
-    """One tree of `num_nodes` leaf slots, none split yet."""
+    """Create one tree of `num_nodes` leaf slots, none split yet."""
     minus_one = jnp.full((num_nodes,), -1, jnp.int32)
     zeros = jnp.zeros((num_nodes,), jnp.float32)
     return Trees(
@@ -104,7 +105,7 @@ def predict_margin_batch(
         base_margin: float32[outputs] starting margin.
         steps: walk length, at least the depth of the deepest tree.
         outputs: margins per row.
-        binned: `x` holds bin codes and splits compare against `trees.bin` (pure JAX).
+        binned: `x` contains bin codes and splits compare against `trees.bin` (pure JAX).
         backend: prediction kernel for float input: auto, cpp or jax (`atlas_jax.kernels.gbdt_predict`).
 
     Returns:
@@ -127,6 +128,7 @@ def predict_margin(
     if trees.feature.shape[0] == 0 or rows == 0:
         return np.broadcast_to(np.asarray(base_margin, np.float32), (rows, outputs)).copy()
     batch = min(batch, max(rows, 1))
+    backend = resolve_backend("auto", jax.devices()[0].platform)
     out = np.empty((rows, outputs), np.float32)
     base = jnp.asarray(base_margin, jnp.float32)
     for start in range(0, rows, batch):
@@ -134,6 +136,6 @@ def predict_margin(
         size = chunk.shape[0]
         if size < batch:
             chunk = np.concatenate([chunk, np.zeros((batch - size,) + chunk.shape[1:], chunk.dtype)])
-        margin = predict_margin_batch(trees, jnp.asarray(chunk), base, steps=steps, outputs=outputs)
+        margin = predict_margin_batch(trees, jnp.asarray(chunk), base, steps=steps, outputs=outputs, backend=backend)
         out[start : start + size] = np.asarray(margin)[:size]
     return out

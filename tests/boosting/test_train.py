@@ -120,6 +120,7 @@ def test_predict_matches_brute_force_walk(policy):
     np.testing.assert_allclose(np.asarray(binned)[:, 0], want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_leafwise_respects_max_leaves():
     x, y = _binary_data()
     model = fit(x, y, GBDTConfig(num_rounds=3, grow_policy="lossguide", max_leaves=7, max_depth=0,

@@ -18,7 +18,8 @@ def test_german_credit_columns(table):
     frame, categorical = table
     assert frame.shape == (1000, 21)
     assert len(categorical) == 13
-    assert "purpose" in categorical and "credit_amount" not in categorical
+    assert "purpose" in categorical
+    assert "credit_amount" not in categorical
 
 
 def test_german_credit_ordinal_follows_category_order(table):
