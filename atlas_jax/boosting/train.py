@@ -64,7 +64,7 @@ def check_config(cfg: GBDTConfig) -> None:
 
 
 def data_mesh(num_devices: Optional[int] = None) -> jax.sharding.Mesh:
-    """A 1-D mesh over the first `num_devices` devices (all when None), axis `data`."""
+    """Create a 1-D mesh named `data` over the first `num_devices` devices (all when None)."""
     devices = jax.devices()
     count = len(devices) if num_devices is None else num_devices
     if not 1 <= count <= len(devices):
