@@ -25,7 +25,7 @@ class GBDTConfig:
     subsample: float = 1.0  # fraction of rows drawn (without replacement) for each tree
     colsample_bytree: float = 1.0  # fraction of features drawn for each tree
     early_stopping_rounds: Optional[int] = 20  # stop after this many rounds without a better validation loss; null disables
-    histogram: str = "auto"  # histogram kernel: auto (C++ on CPU, else JAX), cpp or jax
+    histogram: str = "auto"  # histogram, split and predict kernels: auto (C++ on CPU, else JAX), cpp or jax
     num_devices: Optional[int] = None  # devices of the `data` mesh axis the rows are sharded over; null: all
     binning_sample: int = 200_000  # rows sampled to place quantile bin edges
     seed: int = 0  # seed of bin sampling, row and column subsampling

@@ -174,3 +174,14 @@ def test_predict_cpp_rejects_bad_child():
     x = np.full((3, 5), np.nan, np.float32)
     with pytest.raises(Exception, match="out of range"):
         jax.block_until_ready(gbdt_predict.predict_cpp(x, nodes, 1))
+
+
+@pytest.mark.parametrize("rows", [1, 700])
+def test_histogram_pallas_interpret_matches_reference(rows):
+    from atlas_jax.kernels.gbdt_histogram_pallas import histogram_pallas
+
+    bins, grad, hess, slot = _rows(rows=rows, features=3, num_bins=16, slots=4)
+    got = histogram_pallas(bins, grad, hess, slot, num_slots=4, num_bins=16, block_rows=128, interpret=True)
+    want = _brute_histogram(bins, grad, hess, slot, 4, 16)
+    # float32 matmul accumulation over at most 700 rows
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
