@@ -176,6 +176,7 @@ def test_predict_cpp_rejects_bad_child():
         jax.block_until_ready(gbdt_predict.predict_cpp(x, nodes, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rows", [1, 700])
 def test_histogram_pallas_interpret_matches_reference(rows):
     from atlas_jax.kernels.gbdt_histogram_pallas import histogram_pallas
