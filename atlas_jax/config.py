@@ -7,7 +7,6 @@ config, before any work starts. Each field's comment says what it sets and its u
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -106,11 +105,3 @@ def register_configs() -> None:
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="gbdt", name="base_gbdt", node=GBDTConfig)
 
-
-def to_dataclass(schema: type, node: Any) -> Any:
-    """Build dataclass `schema` from an OmegaConf node or dict, ignoring keys it lacks."""
-    from omegaconf import OmegaConf
-
-    values = OmegaConf.to_container(node, resolve=True) if not isinstance(node, dict) else node
-    names = {f.name for f in dataclasses.fields(schema)}
-    return schema(**{k: v for k, v in values.items() if k in names})
