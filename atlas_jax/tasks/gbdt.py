@@ -53,7 +53,6 @@ def classification_metrics(model: Any, x: np.ndarray, y: np.ndarray) -> dict[str
 def run(cfg: DictConfig, run_dir: Path) -> dict:
     from atlas_jax.boosting import Booster, fit
     from atlas_jax.boosting.config import GBDTConfig
-    from atlas_jax.config import to_dataclass
     from atlas_jax.data import load_dataset
     from atlas_jax.data import german_credit  # noqa: F401  (registers dataset `german_credit`)
     from atlas_jax.errors import ConfigError
@@ -61,7 +60,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    gbdt = to_dataclass(GBDTConfig, cfg.gbdt)
+    gbdt = GBDTConfig(**OmegaConf.to_container(cfg.gbdt, resolve=True))
     data = load_dataset(cfg.data)
     flat = lambda split: split.x.reshape(len(split.y), -1)  # noqa: E731  (trees take a flat table)
     x_train, x_val, x_test = flat(data.train), flat(data.val), flat(data.test)
