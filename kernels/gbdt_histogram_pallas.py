@@ -1,9 +1,10 @@
 """Pallas histogram kernel for GPU: one-hot matmuls in place of scatter-adds.
 
 Same contract as `gbdt_histogram.histogram_reference`. One program per feature
-walks the rows in blocks of `block_rows`; for each block it forms the one-hot
-matrices of bin codes [block, bins] and of slots weighted by gradient or hessian
-[block, slots], and adds their product to the feature's [slots, bins] sums.
+walks the rows in blocks of `block_rows`. For each block it forms the one-hot
+matrix of bin codes [block, bins] and the one-hot matrix of slots weighted by
+gradient or hessian [block, slots], and adds their product to the feature's
+[slots, bins] sums.
 That costs rows x slots x bins multiply-adds per feature, which matrix units
 absorb, and needs no atomics.
 

@@ -9,7 +9,7 @@ device. Shapes are static: depth-wise growth unrolls a fixed number of levels
 node budget.
 
 Histogram subtraction: for each split node only the child with the smaller
-hessian sum is built from rows; its sibling's histogram is the parent's minus it.
+hessian sum is built from rows. Its sibling's histogram is the parent's minus it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Split choice and leaf values of one tree node.
 
 The split search itself (gain formula, validity, tie-breaking) is the kernel in
-`atlas_jax.kernels.gbdt_split`; this module names its outputs and applies
+`atlas_jax.kernels.gbdt_split`. This module names its outputs and applies
 `gamma`, the minimum gain and the learning rate.
 """
 

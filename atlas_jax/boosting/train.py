@@ -249,7 +249,8 @@ def fit(
                         objective.metric_name, best_loss, best_round + 1)
             break
 
-    kept = rounds[: best_round + 1] if (val_margin is not None and cfg.early_stopping_rounds is not None) else rounds
+    early_stopped = val_margin is not None and cfg.early_stopping_rounds is not None
+    kept = rounds[: best_round + 1] if early_stopped else rounds
     ensemble = jax.tree.map(lambda *a: np.concatenate([np.asarray(t) for t in a]), *kept)
     return Booster(
         objective=objective.name,
@@ -259,7 +260,7 @@ def fit(
         depth=tree_depth(ensemble),
         num_features=features,
         feature_names=list(feature_names) if feature_names is not None else None,
-        best_round=best_round if val_margin is not None else len(rounds) - 1,
+        best_round=len(kept) - 1,
         val_history=history,
         params=dataclasses.asdict(cfg),
     )
