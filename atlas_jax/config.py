@@ -17,6 +17,7 @@ from atlas_jax.parallel.config import ParallelConfig
 from atlas_jax.gnn.config import GNNConfig
 from atlas_jax.hpo.config import HPOConfig
 from atlas_jax.nas.config import NASConfig
+from atlas_jax.boosting.config import GBDTConfig
 
 
 @dataclass
@@ -138,6 +139,7 @@ class Config:
     gnn: GNNConfig = field(default_factory=GNNConfig)  # the gnn task: graph dataset, GNN, sampler, epochs
     hpo: HPOConfig = field(default_factory=HPOConfig)  # search settings of the hpo and automl tasks
     nas: NASConfig = field(default_factory=NASConfig)  # architecture search (task=nas)
+    gbdt: GBDTConfig = field(default_factory=GBDTConfig)  # gradient-boosted trees (task=gbdt)
 
 
 # Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
@@ -164,4 +166,5 @@ def register_configs() -> None:
     cs.store(group="gnn", name="base_gnn", node=GNNConfig)
     cs.store(group="hpo", name="base_hpo", node=HPOConfig)
     cs.store(group="nas", name="base_nas", node=NASConfig)
+    cs.store(group="gbdt", name="base_gbdt", node=GBDTConfig)
 
