@@ -7,7 +7,6 @@ config, before any work starts. Each field's comment says what it sets and its u
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -19,7 +18,7 @@ from atlas_jax.parallel.config import ParallelConfig
 
 @dataclass
 class DataConfig:
-    name: str = "digits"  # dataset from the registry: digits, breast_cancer, wine, idx, csv
+    name: str = "digits"  # dataset: digits, breast_cancer, wine, iris, mnist_subset, idx or csv
     path: Optional[str] = None  # folder (idx) or file (csv) for file-backed datasets
     target_column: Optional[str] = None  # csv only: label column name (default: the last column)
     val_fraction: float = 0.15  # fraction of all examples held out for validation
@@ -115,24 +114,20 @@ class Config:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
 
+# Schema of each model/ group option, by model name (used by register_configs and `atlas --help`).
+MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "cnn": CNNConfig}
+
+
 def register_configs() -> None:
     """Register every schema in Hydra's ConfigStore (idempotent)."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="data", name="base_data", node=DataConfig)
-    cs.store(group="model", name="base_mlp", node=MLPConfig)
-    cs.store(group="model", name="base_cnn", node=CNNConfig)
+    for model_name, schema in MODEL_SCHEMAS.items():
+        cs.store(group="model", name=f"base_{model_name}", node=schema)
     cs.store(group="optim", name="base_optim", node=OptimConfig)
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="parallel", name="base_parallel", node=ParallelConfig)
     cs.store(group="model", name="base_vit", node=ViTConfig)
     cs.store(group="model", name="base_text_transformer", node=TextTransformerConfig)
 
-
-def to_dataclass(schema: type, node: Any) -> Any:
-    """Build dataclass `schema` from an OmegaConf node or dict, ignoring keys it lacks."""
-    from omegaconf import OmegaConf
-
-    values = OmegaConf.to_container(node, resolve=True) if not isinstance(node, dict) else node
-    names = {f.name for f in dataclasses.fields(schema)}
-    return schema(**{k: v for k, v in values.items() if k in names})

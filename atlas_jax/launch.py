@@ -60,32 +60,47 @@ def main() -> None:
     from atlas_jax.config import register_configs
 
     conf = config_dir()
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        from atlas_jax.cli_help import help_text
+
+        print(help_text(conf), end="")
+        return
     message = check_group_overrides(sys.argv[1:], conf)
     if message:
         print(message, file=sys.stderr)
         sys.exit(2)
     register_configs()
+    failed_jobs: list[str] = []  # multirun jobs that raised AtlasError, as "folder: message"
 
     @hydra.main(config_path=str(conf), config_name="config", version_base="1.3")
     def _run(cfg: DictConfig) -> float | None:
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
         from atlas_jax.errors import AtlasError
         from atlas_jax.tasks import run_task
 
         # orbax logs every checkpoint step at INFO through absl; keep the run log readable.
         logging.getLogger("absl").setLevel(logging.WARNING)
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        hydra_cfg = HydraConfig.get()
+        run_dir = Path(hydra_cfg.runtime.output_dir)
         try:
             summary = run_task(cfg, run_dir)
         except AtlasError as error:
             logger.error("%s", error)
             print(f"error: {error}", file=sys.stderr)
+            if hydra_cfg.mode == RunMode.MULTIRUN:
+                # One diverging or invalid job must not cancel the rest of the sweep.
+                failed_jobs.append(f"{run_dir}: {error}")
+                return None
             sys.exit(1)
         # Hydra sweepers minimise the returned value; report the task's headline number.
         return summary.get("objective") if isinstance(summary, dict) else None
 
     _run()
+    if failed_jobs:
+        print(f"error: {len(failed_jobs)} multirun job(s) failed:", *failed_jobs, sep="\n  ", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,34 @@ def test_multirun_makes_one_folder_per_value(tmp_path):
     names = sorted(p.parent.name for p in summaries)
     assert "optim.learning_rate=0.001" in names[0]
     assert "optim.learning_rate=0.003" in names[1]
+
+
+def test_help_lists_groups_and_key_meanings(tmp_path):
+    result = run_atlas(["--help"], tmp_path, timeout=60)
+    assert result.returncode == 0
+    assert "model        cnn, mlp" in result.stdout
+    assert "train.steps" in result.stdout and "total optimizer steps" in result.stdout
+    assert "model.kernel_size" in result.stdout and "in pixels" in result.stdout
+
+
+@pytest.mark.parametrize("overrides", [["data=breast_cancer", "model=mlp"], ["data=csv", "data.path=my.csv", "model=mlp"]])
+def test_readme_table_examples_drop_image_augmentation(overrides):
+    # The default experiment augments digits; a table chosen on the command line must not inherit that.
+    assert compose_config(overrides).data.augment_shift == 0
+
+
+def test_main_job_keeps_digits_augmentation():
+    assert compose_config([]).data.augment_shift == 1
+    assert compose_config(["experiment=digits_mlp"]).data.augment_shift == 0
+
+
+@pytest.mark.multiprocess
+def test_multirun_continues_after_failed_job(tmp_path):
+    diverge = ["optim=sgd", "optim.grad_clip_norm=null", "optim.warmup_steps=0", "optim.schedule=constant"]
+    result = run_atlas(["-m", *FAST, *diverge, "optim.learning_rate=1e12,0.01"], tmp_path)
+    assert result.returncode == 1
+    assert "1 multirun job(s) failed" in result.stderr
+    assert "optim.learning_rate=1000000000000.0" in result.stderr.splitlines()[-1]
+    summaries = sorted(p.parent.name for p in (tmp_path / "multirun").rglob("summary.json"))
+    assert len(summaries) == 1
+    assert "optim.learning_rate=0.01" in summaries[0]

@@ -110,7 +110,10 @@ def _load_idx(cfg: Any) -> _Raw:
         raise ConfigError("dataset 'idx' needs data.path: the folder with the four IDX files")
     folder = Path(cfg.path)
     if not folder.is_dir():
-        raise AtlasError(f"IDX folder not found: {folder}")
+        raise AtlasError(
+            f"IDX folder not found: {folder}; for Fashion-MNIST install Debian's dataset-fashion-mnist "
+            "package, or set data.path to a folder with the four MNIST-format files"
+        )
     arrays = {}
     for split in ("train", "t10k"):
         images = read_idx(_find_idx(folder, f"{split}-images-idx3-ubyte"))
@@ -131,33 +134,57 @@ def _load_csv(cfg: Any) -> _Raw:
     path = Path(cfg.path)
     if not path.is_file():
         raise AtlasError(f"CSV file not found: {path}")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        # utf-8-sig drops the byte-order mark that spreadsheet exports put before the header.
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            # Blank lines carry no example. Keep each row's line number for error messages.
+            rows = [(reader.line_num, row) for row in reader if row]
+    except UnicodeDecodeError as error:
+        raise AtlasError(f"{path} is not UTF-8 text ({error}); save the table as UTF-8 CSV") from None
+    except csv.Error as error:
+        raise AtlasError(f"{path} is not a readable CSV file: {error}") from None
     if len(rows) < 2:
         raise AtlasError(f"{path}: a CSV dataset needs a header row and at least one data row")
-    header, body = rows[0], rows[1:]
+    header, body = rows[0][1], rows[1:]
     target = cfg.target_column if cfg.target_column is not None else header[-1]
     if target not in header:
         raise ConfigError(f"{path}: target column '{target}' not found; columns are {', '.join(header)}")
     target_index = header.index(target)
     feature_index = [i for i in range(len(header)) if i != target_index]
+    if not feature_index:
+        raise AtlasError(f"{path}: the only column is the target '{target}'; a CSV dataset needs comma-separated feature columns")
 
-    x = np.empty((len(body), len(feature_index)), np.float32)
+    x = np.empty((len(body), len(feature_index)), np.float64)  # cast to float32 once the range is checked
     labels = []
-    for row_number, row in enumerate(body, start=2):  # row 1 is the header
+    for k, (row_number, row) in enumerate(body):
         if len(row) != len(header):
             raise AtlasError(f"{path}:{row_number}: expected {len(header)} fields, found {len(row)}")
         for j, i in enumerate(feature_index):
             try:
-                x[row_number - 2, j] = float(row[i]) if row[i].strip() else np.nan
+                x[k, j] = float(row[i]) if row[i].strip() else np.nan
             except ValueError:
                 raise AtlasError(
                     f"{path}:{row_number}: column '{header[i]}' holds '{row[i]}', which is not a number"
                 ) from None
-        labels.append(row[target_index].strip())
-    if np.isnan(x).any():
-        raise AtlasError(f"{path}: {int(np.isnan(x).sum())} empty feature cells; fill or drop them first")
+        label = row[target_index].strip()
+        if not label:
+            raise AtlasError(f"{path}:{row_number}: the target column '{target}' is empty; fill or drop that row")
+        labels.append(label)
+    # float() also parses "nan" and "inf", and values past float32's max (3.4e38) would become inf.
+    invalid = ~(np.abs(x) <= np.finfo(np.float32).max)
+    if invalid.any():
+        raise AtlasError(
+            f"{path}: {int(invalid.sum())} feature cells are empty, NaN, infinite or beyond the float32 range; "
+            "fill or drop them first"
+        )
+    x = x.astype(np.float32)
     class_names = tuple(sorted(set(labels), key=lambda v: (not _is_number(v), float(v) if _is_number(v) else 0, v)))
+    if len(class_names) < 2:
+        raise AtlasError(
+            f"{path}: the target column '{target}' contains a single class ({class_names[0]!r}); "
+            "a classifier needs at least two"
+        )
     lookup = {name: k for k, name in enumerate(class_names)}
     y = np.array([lookup[v] for v in labels], np.int32)
     return _Raw(x, y, class_names, tuple(header[i] for i in feature_index))
@@ -244,7 +271,11 @@ def load_dataset(cfg: Any) -> Dataset:
 
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = parts
     if len(train_y) == 0:
-        raise ConfigError(f"dataset '{cfg.name}' left no training examples; lower the val/test fractions")
+        raise ConfigError(
+            f"dataset '{cfg.name}' left no training examples: {len(y)} examples in {len(np.unique(y))} classes, "
+            "and every class gives at least one example to validation and one to test; lower the val/test "
+            "fractions, raise data.max_examples, or check that the target column contains class labels"
+        )
     if cfg.standardize:
         train_x, val_x, test_x = _standardize(train_x, val_x, test_x, per_feature=train_x.ndim == 2)
 

@@ -46,8 +46,18 @@ def train_batches(split: Split, batch_size: int, seed: int, *, augment_shift: in
             f"train.batch_size={batch_size} exceeds the {len(split)} training examples; lower it"
         )
     x, y = split.x, split.y
+    if augment_shift < 0:
+        raise ConfigError(f"data.augment_shift must be zero or positive, got {augment_shift}")
+    if augment_shift and x.ndim == 4 and augment_shift >= min(x.shape[1:3]):
+        raise ConfigError(
+            f"data.augment_shift={augment_shift} would move {x.shape[1]}x{x.shape[2]} images out of the frame; "
+            f"use a shift below {min(x.shape[1:3])}"
+        )
     if augment_shift and x.ndim != 4:
-        raise ConfigError(f"data.augment_shift needs images, but the features have shape {x.shape[1:]}")
+        raise ConfigError(
+            f"data.augment_shift={augment_shift} needs images, but the features have shape {x.shape[1:]}; "
+            "set data.augment_shift=0"
+        )
     dataset = (
         grain.MapDataset.range(len(split))
         .seed(seed)

@@ -8,7 +8,7 @@ import jax
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
-from atlas_jax.models.registry import activation, register_model
+from atlas_jax.models.registry import activation, check_dropout, check_sizes, register_model
 
 
 class CNN(nnx.Module):
@@ -65,6 +65,10 @@ def build_cnn(cfg: Any, input_shape: tuple[int, ...], num_classes: int, rngs: nn
         )
     if not cfg.channels:
         raise ConfigError("model.channels must list at least one conv block width")
+    check_sizes("channels", list(cfg.channels))
+    check_sizes("kernel_size", [cfg.kernel_size])
+    check_sizes("dense", [cfg.dense])
+    check_dropout(cfg.dropout)
     return CNN(
         input_shape,  # type: ignore[arg-type]
         list(cfg.channels),

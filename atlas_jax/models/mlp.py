@@ -8,7 +8,7 @@ from typing import Any
 import jax
 from flax import nnx
 
-from atlas_jax.models.registry import activation, register_model
+from atlas_jax.models.registry import activation, check_dropout, check_sizes, register_model
 
 
 class MLP(nnx.Module):
@@ -45,6 +45,8 @@ class MLP(nnx.Module):
 
 @register_model("mlp")
 def build_mlp(cfg: Any, input_shape: tuple[int, ...], num_classes: int, rngs: nnx.Rngs) -> MLP:
+    check_sizes("hidden", list(cfg.hidden))
+    check_dropout(cfg.dropout)
     return MLP(
         math.prod(input_shape),
         list(cfg.hidden),

@@ -46,6 +46,19 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+def check_sizes(key: str, values: list[int]) -> None:
+    """Raise a ConfigError naming `model.<key>` unless every layer size in `values` is positive."""
+    for value in values:
+        if value <= 0:
+            raise ConfigError(f"model.{key} must contain positive sizes, got {list(values)}")
+
+
+def check_dropout(rate: float) -> None:
+    """Raise a ConfigError unless `rate` is a dropout rate in [0, 1)."""
+    if not 0 <= rate < 1:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {rate}")
+
+
 def activation(name: str) -> Callable:
     """Look up an activation function by name."""
     if name not in ACTIVATIONS:

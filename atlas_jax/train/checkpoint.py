@@ -47,10 +47,13 @@ class Checkpointer:
                 args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), extra=ocp.args.JsonRestore()),
             )
         except (ValueError, KeyError, FileNotFoundError, OSError) as error:
+            # Deleting the whole run folder would also lose the older, intact checkpoints.
+            older = [s for s in self.all_steps() if s < step]
+            fallback = f"resume from step {max(older)}" if older else "start the run over"
             raise AtlasError(
                 f"cannot restore checkpoint step {step} from {self.directory}: {error}. "
-                "If the model or optimizer config changed, start a new run folder (another run name or "
-                "overrides), or delete the folder to start over"
+                f"If that checkpoint is damaged, delete only {self.directory / str(step)} and rerun to {fallback}. "
+                "If the model or optimizer config changed, start a new run folder (another run name or overrides)"
             ) from error
         return restored["state"], dict(restored["extra"])
 

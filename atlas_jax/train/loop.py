@@ -22,7 +22,7 @@ from atlas_jax.train.layout import batch_multiple, create_layout, round_up
 from atlas_jax.train.metrics import MetricWriter, write_json
 from atlas_jax.train.optim import create_optimizer
 from atlas_jax.train.progress import Progress
-from atlas_jax.train.run_folder import check_run_config
+from atlas_jax.train.run_folder import check_run_config, lock_run_folder
 from atlas_jax.train.steps import count_params, create_train_state, make_eval_step, make_train_step
 
 logger = logging.getLogger(__name__)
@@ -62,9 +62,21 @@ def versions() -> dict[str, str]:
 
 
 def _check_train_config(train: TrainConfig) -> None:
-    for key in ("steps", "batch_size", "eval_batch_size", "eval_every", "log_every", "checkpoint_every"):
+    for key in ("steps", "batch_size", "eval_batch_size", "eval_every", "log_every", "checkpoint_every", "keep_checkpoints"):
         if getattr(train, key) <= 0:
             raise ConfigError(f"train.{key} must be positive, got {getattr(train, key)}")
+    if train.seed < 0:
+        raise ConfigError(f"train.seed must be zero or positive, got {train.seed}")
+
+
+def _check_eval_splits(dataset: Dataset, data: DataConfig) -> None:
+    # An empty split would be reported as accuracy 0 and objective 1, which reads as a real result.
+    for split, key in (("val", "val_fraction"), ("test", "test_fraction")):
+        if len(getattr(dataset, split)) == 0:
+            raise ConfigError(
+                f"dataset '{dataset.name}' has no {split} examples (data.{key}={getattr(data, key)}); "
+                f"raise data.{key} so that each class contributes at least one {split} example"
+            )
 
 
 def _parallel_context(cfg: DictConfig) -> Any:
@@ -102,11 +114,21 @@ def train_and_evaluate(
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite; the last good checkpoint is kept.
-        ConfigError, AtlasError: invalid config, data or run folder.
+        ConfigError, AtlasError: invalid config, data or run folder, or a run folder that another
+            process is training into.
     """
-    wall_start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() != 0:  # the processes of one multi-host run share the folder
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+    with lock_run_folder(run_dir):
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+
+
+def _train_and_evaluate(
+    cfg: DictConfig, run_dir: Path, *, on_eval: Optional[EvalCallback], dataset: Optional[Dataset]
+) -> dict[str, Any]:
+    wall_start = time.perf_counter()
     data_cfg = OmegaConf.to_object(cfg.data) if not isinstance(cfg.data, DataConfig) else cfg.data
     optim_cfg: OptimConfig = OmegaConf.to_object(cfg.optim)
     train_cfg: TrainConfig = OmegaConf.to_object(cfg.train)
@@ -116,6 +138,7 @@ def train_and_evaluate(
 
     # Stage 1: data, model, optimizer.
     dataset = dataset or load_dataset(data_cfg)
+    _check_eval_splits(dataset, data_cfg)
     model = create_model(cfg.model, dataset.feature_shape, dataset.num_classes, seed=train_cfg.seed)
     tx, schedule = create_optimizer(optim_cfg, train_cfg.steps)
     graphdef, rest, state = create_train_state(model, tx, train_cfg.seed)
@@ -146,7 +169,8 @@ def train_and_evaluate(
         bookkeeping.update(extra["bookkeeping"])
         logger.info("resumed from checkpoint at step %d in %s", resumed_from, checkpointer.directory)
     start_step = int(state.step)
-    writer = MetricWriter(run_dir, resume_step=resumed_from, enabled=is_main)
+    # A fresh start (resume step 0) drops rows that an attempt killed before its first checkpoint wrote.
+    writer = MetricWriter(run_dir, resume_step=resumed_from or 0, enabled=is_main)
 
     def checkpoint(step: int) -> None:
         elapsed = bookkeeping["previous_wall_time_s"] + (time.perf_counter() - wall_start)
@@ -176,9 +200,12 @@ def train_and_evaluate(
             if not (np.isfinite(loss) and np.isfinite(param_norm)):
                 checkpointer.wait()
                 what = f"training loss became {loss}" if not np.isfinite(loss) else f"parameter norm became {param_norm}"
+                kept = (
+                    f"The last good checkpoint is step {last_saved} in {checkpointer.directory}"
+                    if last_saved is not None else "No checkpoint had been saved yet"
+                )
                 raise NonFiniteLossError(
-                    f"{what} at step {step} (learning rate {float(schedule(step - 1)):.3g}); "
-                    f"stopped. The last good checkpoint is step {last_saved} in {checkpointer.directory}. "
+                    f"{what} at step {step} (learning rate {float(schedule(step - 1)):.3g}); stopped. {kept}. "
                     "Lower optim.learning_rate or set optim.grad_clip_norm, then rerun in a new run folder"
                 )
             progress.update(step, loss)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import optax
@@ -16,8 +17,8 @@ def create_schedule(cfg: Any, total_steps: int) -> optax.Schedule:
     """Linear warmup to `cfg.learning_rate`, then constant, cosine or linear decay to the end."""
     if cfg.schedule not in SCHEDULES:
         raise ConfigError(f"unknown optim.schedule '{cfg.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
-    if cfg.learning_rate <= 0:
-        raise ConfigError(f"optim.learning_rate must be positive, got {cfg.learning_rate}")
+    if not (math.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
+        raise ConfigError(f"optim.learning_rate must be positive and finite, got {cfg.learning_rate}")
     warmup = max(0, min(int(cfg.warmup_steps), total_steps - 1))
     decay_steps = max(1, total_steps - warmup)
     peak, end = cfg.learning_rate, cfg.learning_rate * cfg.end_lr_ratio

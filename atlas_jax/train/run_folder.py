@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +61,34 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
         tmp.replace(path)
+
+
+@contextlib.contextmanager
+def lock_run_folder(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `run_dir` so that a second process cannot train into it at the same time.
+
+    The lock is an `flock` on `<run_dir>/.lock`; the kernel drops it when the process exits, also after
+    SIGKILL, so a killed run never leaves a stale lock behind.
+
+    Raises:
+        AtlasError: another process holds the lock.
+    """
+    path = Path(run_dir) / ".lock"
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            raise AtlasError(
+                f"run folder {run_dir} is in use by another process (pid {owner}); wait for it to finish, "
+                "or choose another folder (hydra.run.dir=...)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -138,3 +138,56 @@ def test_csv_loader_reports_ragged_row(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,label\n1,2,0\n3,1\n")
     with pytest.raises(AtlasError, match="expected 3 fields, found 2"):
         load_dataset(SimpleNamespace(**{**DataConfig().__dict__, "name": "csv", "path": str(tmp_path / "t.csv")}))
+
+
+def _table(rows: int, label=lambda i: i % 2, value=lambda i: i) -> str:
+    return "a,b,label\n" + "".join(f"{value(i)},{i},{label(i)}\n" for i in range(rows))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (_table(40, label=lambda i: 7), "single class"),
+        (_table(40, label=lambda i: "" if i == 3 else i % 2), r":5: the target column 'label' is empty"),
+        (_table(40, value=lambda i: "nan" if i == 3 else i), "1 feature cells are empty, NaN, infinite"),
+        (_table(40, value=lambda i: "inf" if i == 3 else i), "1 feature cells are empty, NaN, infinite"),
+        (_table(40, value=lambda i: "1e39" if i == 3 else i), "beyond the float32 range"),
+        ("label\n" + "0\n1\n" * 20, "needs comma-separated feature columns"),
+        ("a;b;label\n" + "1;2;0\n3;4;1\n" * 20, "needs comma-separated feature columns"),
+        (b"a,b,lab\xe9l\n1,2,0\n", "is not UTF-8 text"),
+    ],
+    ids=["one_class", "empty_label", "nan", "inf", "overflow", "target_only", "semicolons", "latin1"],
+)
+def test_csv_bad_table_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "t.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(AtlasError, match=message):
+        load_dataset(DataConfig(name="csv", path=str(path)))
+
+
+def test_csv_accepts_byte_order_mark_and_blank_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("\ufefflabel,a\n" + "".join(f"{i % 2},{i}\n\n" for i in range(40)), encoding="utf-8")
+    ds = load_dataset(DataConfig(name="csv", path=str(path), target_column="label"))
+    assert len(ds.train) + len(ds.val) + len(ds.test) == 40
+    assert ds.feature_names == ("a",)
+
+
+def test_csv_error_line_numbers_count_blank_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label\n\n1,2,0\n1,x,1\n")
+    with pytest.raises(AtlasError, match=r"t.csv:4: column 'b' holds 'x'"):
+        load_dataset(DataConfig(name="csv", path=str(path)))
+
+
+def test_no_training_examples_names_class_count():
+    with pytest.raises(ConfigError, match=r"10 examples in 10 classes"):
+        load_dataset(DataConfig(name="digits", max_examples=5))
+
+
+def test_missing_idx_folder_says_how_to_get_it(tmp_path):
+    with pytest.raises(AtlasError, match=r"IDX folder not found: .*none; for Fashion-MNIST install .*dataset-fashion-mnist"):
+        load_dataset(DataConfig(name="idx", path=str(tmp_path / "none")))

@@ -1,8 +1,10 @@
 """grain pipelines: shuffling, resumable iterator state, padded evaluation batches."""
 
 import numpy as np
+import pytest
 
 from atlas_jax.data import Split, eval_batches, train_batches
+from atlas_jax.errors import ConfigError
 
 
 def _split(n=50):
@@ -64,3 +66,10 @@ def test_augmented_batches_are_reproducible():
     for i in (0, 3, 11):
         np.testing.assert_array_equal(a[i]["x"], b[i]["x"])
     assert not np.array_equal(a[0]["x"], train_batches(images, 8, seed=5)[0]["x"])
+
+
+@pytest.mark.parametrize("shift, message", [(-1, "must be zero or positive"), (8, "out of the frame")])
+def test_invalid_augment_shift_rejected(shift, message):
+    images = Split(np.zeros((16, 8, 8, 1), np.float32), np.zeros(16, np.int32))
+    with pytest.raises(ConfigError, match=message):
+        train_batches(images, 8, seed=0, augment_shift=shift)

@@ -51,3 +51,19 @@ def test_same_seed_same_init():
     b = create_model(CNNConfig(channels=[4]), (8, 8, 1), 3, seed=7)
     for x, y in zip(nnx.state(a, nnx.Param).flat_state(), nnx.state(b, nnx.Param).flat_state()):
         np.testing.assert_array_equal(np.asarray(x[1].value), np.asarray(y[1].value))
+
+
+@pytest.mark.parametrize(
+    "cfg, message",
+    [
+        (MLPConfig(hidden=[0]), r"model.hidden must contain positive sizes, got \[0\]"),
+        (MLPConfig(dropout=1.5), r"model.dropout must be in \[0, 1\), got 1.5"),
+        (CNNConfig(kernel_size=0), r"model.kernel_size must contain positive sizes"),
+        (CNNConfig(channels=[8, -1]), r"model.channels must contain positive sizes"),
+        (CNNConfig(dense=-3), r"model.dense must contain positive sizes"),
+        (CNNConfig(dropout=-0.1), r"model.dropout must be in \[0, 1\)"),
+    ],
+)
+def test_invalid_model_sizes_name_key(cfg, message):
+    with pytest.raises(ConfigError, match=message):
+        create_model(cfg, (8, 8, 1), 10, seed=0)

@@ -1,6 +1,7 @@
 """The training loop in-process: metrics, summary, NaN handling, run-folder guard."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
@@ -88,3 +89,63 @@ def test_on_eval_can_stop_training(tmp_path):
         train_and_evaluate(compose_config(SMOKE), tmp_path, on_eval=on_eval)
     assert seen and seen[0][0] == 2
     assert np.isfinite(seen[0][1])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.seed=-1", "train.seed must be zero or positive, got -1"),
+        ("train.keep_checkpoints=0", "train.keep_checkpoints must be positive, got 0"),
+        ("data.val_fraction=0", "no val examples"),
+        ("data.test_fraction=0", "no test examples"),
+    ],
+)
+def test_invalid_run_config_fails_before_training(tmp_path, override, message):
+    with pytest.raises(AtlasError, match=message):
+        train_and_evaluate(compose_config(SMOKE + [override]), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_nan_before_first_checkpoint_says_none_saved(tmp_path):
+    cfg = compose_config(SMOKE + ["optim=sgd", "optim.learning_rate=1e12", "optim.warmup_steps=0",
+                                  "optim.grad_clip_norm=null", "optim.schedule=constant", "train.steps=50",
+                                  "train.checkpoint_every=50"])
+    with pytest.raises(NonFiniteLossError) as info:
+        train_and_evaluate(cfg, tmp_path)
+    assert "No checkpoint had been saved yet" in str(info.value)
+    assert "step None" not in str(info.value)
+
+
+def test_fresh_start_drops_rows_of_killed_attempt(tmp_path):
+    # An attempt that wrote metrics but no checkpoint (killed early, here: checkpoints deleted) restarts at step 0.
+    cfg = compose_config(SMOKE)
+    train_and_evaluate(cfg, tmp_path)
+    first = (tmp_path / "metrics.jsonl").read_text()
+    for step_folder in (tmp_path / "checkpoints").iterdir():
+        shutil.rmtree(step_folder)
+    train_and_evaluate(cfg, tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text().count('"split": "test"') == 1
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == len(first.splitlines())
+
+
+def test_damaged_checkpoint_error_keeps_older_ones(tmp_path):
+    cfg = compose_config(SMOKE)
+    train_and_evaluate(cfg, tmp_path)
+    (tmp_path / "summary.json").unlink()
+    for item in (tmp_path / "checkpoints" / "4").iterdir():
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    with pytest.raises(AtlasError, match=r"delete only .*checkpoints/4 and rerun to resume from step 2") as info:
+        train_and_evaluate(cfg, tmp_path)
+    assert "delete the folder" not in str(info.value)
+    assert Checkpointer(tmp_path, keep=2).all_steps() == [2, 4]
+
+
+def test_run_folder_in_use_is_rejected(tmp_path):
+    from atlas_jax.train.run_folder import lock_run_folder
+
+    with lock_run_folder(tmp_path):
+        with pytest.raises(AtlasError, match=rf"run folder {tmp_path} is in use by another process \(pid \d+\)"):
+            train_and_evaluate(compose_config(SMOKE), tmp_path)
+    assert not (tmp_path / "checkpoints").exists()
+    with lock_run_folder(tmp_path):  # released on exit
+        pass

@@ -28,6 +28,8 @@ def test_linear_schedule_reaches_end():
         ({"name": "adagrad9"}, "unknown optimizer 'adagrad9'"),
         ({"schedule": "step"}, "unknown optim.schedule 'step'"),
         ({"learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"learning_rate": float("nan")}, "learning_rate must be positive and finite, got nan"),
+        ({"learning_rate": float("inf")}, "learning_rate must be positive and finite, got inf"),
         ({"grad_clip_norm": -1.0}, "grad_clip_norm must be positive"),
     ],
 )
