@@ -7,8 +7,6 @@ import numpy as np
 
 def train_losses(ctx, steps: int = 3, batch_size: int = 32) -> list[float]:
     """Train a small MLP for `steps` steps on `ctx`'s layout (None: one device); return the losses."""
-    import jax
-
     from atlas_jax.config import DataConfig, MLPConfig, OptimConfig
     from atlas_jax.data import load_dataset
     from atlas_jax.models import create_model

@@ -23,7 +23,7 @@ def _stack(num_layers: int, dim: int):
 
 
 # (data, pipe, microbatches, repeats): GPipe and circular, with and without a data axis.
-CASES = [(2, 4, 4, 1), (2, 4, 4, 2), (1, 8, 8, 1), (1, 4, 6, 2)]
+CASES = [(2, 4, 4, 1), (2, 4, 4, 2), (1, 8, 8, 1), (2, 4, 6, 2)]
 
 
 @pytest.mark.parametrize(("data", "pipe", "microbatches", "repeats"), CASES)
