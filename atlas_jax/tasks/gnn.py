@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, run_dir: Path) -> dict:
-    from atlas_jax.config import OptimConfig, to_dataclass
     from atlas_jax.gnn.config import GNNConfig
     from atlas_jax.gnn.datasets import prepare_dataset
     from atlas_jax.gnn.trainer import RunOptions, check_gnn_config, train_gnn
@@ -31,7 +30,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
 
     started = time.perf_counter()
     gnn_cfg: GNNConfig = OmegaConf.to_object(cfg.gnn)
-    optim_cfg = to_dataclass(OptimConfig, cfg.optim)
+    optim_cfg = cfg.optim  # create_optimizer reads its fields by attribute
     check_gnn_config(gnn_cfg)
 
     run_dir = Path(run_dir)
