@@ -12,7 +12,7 @@ from atlas_jax.search.config import SpaceConfig
 class ASHAConfig:
     enabled: bool = False  # stop poor trials early at rungs of the validation metric (asynchronous successive halving)
     min_steps: int = 100  # training steps of the first rung
-    reduction_factor: int = 3  # eta: each rung keeps the top 1/eta and is eta times longer than the one before
+    reduction_factor: int = 3  # eta: a trial passes a rung if in the top ceil(n/eta) there; rungs grow eta times
 
 
 @dataclass
@@ -20,7 +20,7 @@ class PriorConfig:
     enabled: bool = False  # warm-start the optimizer from the k most similar past tasks
     history: Optional[str] = None  # history file (JSONL) of past studies; null: ~/.cache/atlas_jax/meta_history.jsonl
     k: int = 3  # number of most similar past tasks that form the prior
-    warm_starts: int = 3  # best past configs suggested to the optimizer before it explores
+    warm_starts: int = 3  # past configs (a portfolio over the nearest tasks) evaluated before the optimizer explores
     record: bool = True  # append this study's results to the history when it finishes
 
 
