@@ -95,8 +95,9 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
     elif cfg.method.startswith("darts"):
         outcome = darts_search(
             runner, x_train, y_train, x_val, y_val, steps=cfg.supernet_steps, order=int(cfg.method[-1]),
-            batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
-            arch_learning_rate=cfg.arch_learning_rate, arch_weight_decay=cfg.arch_weight_decay, seed=seed,
+            weights=cfg.darts_weights, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+            weight_decay=cfg.weight_decay, arch_learning_rate=cfg.arch_learning_rate,
+            arch_weight_decay=cfg.arch_weight_decay, seed=seed,
         )
         best = outcome.arch
         # NOTE: DARTS ignores the resource limits while it trains; only the derived network is checked.

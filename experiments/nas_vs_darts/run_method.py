@@ -6,7 +6,8 @@ METHOD is one of:
   ours           supernet trained with uniform single-path sampling in masked mode, then evolution
   rs_ws          the same supernet, then random search
   darts1, darts2 DARTS with separate weights per candidate operation
-  darts1_shared  first-order DARTS over the entangled weights
+  darts1_shared, darts2_shared
+                 DARTS over the entangled weights
   plain_rs       stand-alone random search for as long as `ours` searched with the same seed
                  (run `ours` first)
 """
@@ -35,8 +36,8 @@ def nas_config(method: str, dataset: str, seed: int):
         cfg.method, cfg.mode, cfg.rule = "random", "masked", "uniform"
     elif method in ("darts1", "darts2"):
         cfg.method, cfg.darts_weights = method, "separate"
-    elif method == "darts1_shared":
-        cfg.method, cfg.darts_weights = "darts1", "shared"
+    elif method in ("darts1_shared", "darts2_shared"):
+        cfg.method, cfg.darts_weights = method[:6], "shared"
     elif method == "plain_rs":
         ours = json.loads((common.RESULTS / f"{dataset}_ours.json").read_text())
         cfg.method = "plain_random"

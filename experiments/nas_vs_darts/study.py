@@ -21,13 +21,14 @@ import numpy as np
 import common
 
 HERE = Path(__file__).resolve().parent
-METHODS = ("ours", "rs_ws", "darts1", "plain_rs", "darts2", "darts1_shared")
+METHODS = ("ours", "rs_ws", "darts1", "plain_rs", "darts2", "darts1_shared", "darts2_shared")
 LABELS = {
     "ours": "supernet + evolution (ours)",
     "rs_ws": "supernet + random search",
     "darts1": "DARTS 1st order",
     "darts2": "DARTS 2nd order",
     "darts1_shared": "DARTS 1st order, shared weights",
+    "darts2_shared": "DARTS 2nd order, shared weights",
     "plain_rs": "plain random search",
 }
 

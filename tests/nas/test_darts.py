@@ -20,3 +20,26 @@ def test_darts_alphas_move(digits, order, weights):
     assert set(result.arch) == {d.name for d in net.decisions}
     assert runner.stats.compiles == 1
     assert result.compile_seconds > 0
+
+
+@pytest.mark.parametrize("weights", ["shared", "separate"])
+def test_pipeline_passes_darts_weights(digits, weights):
+    from types import SimpleNamespace
+
+    import jax
+
+    from atlas_jax.data.datasets import Split
+    from atlas_jax.nas.config import NASConfig
+    from atlas_jax.nas.pipeline import run_search
+
+    space = nas_space("mlp", depths=(1, 2), widths=(8, 16))
+    data = SimpleNamespace(train=Split(*digits["train"]), val=Split(*digits["val"]), feature_shape=(8, 8, 1),
+                           num_classes=10)
+    cfg = NASConfig(method="darts1", darts_weights=weights, supernet_steps=3, batch_size=32)
+    initial = jax.tree.leaves(supernet_for_space(space, (8, 8, 1), 10, seed=0).layers[0].kernel[...])
+    report = run_search(cfg, space, data)
+    trained = jax.tree.leaves(report["_runner"].params["layers"][0]["kernel"])
+    moved = any(np.abs(np.asarray(a) - np.asarray(b)).max() > 0 for a, b in zip(initial, trained))
+    # Shared DARTS trains the supernet's weights in place; separate DARTS trains its own copies.
+    assert moved == (weights == "shared")
+    assert (report["val_accuracy"] is None) == (weights == "separate")
