@@ -11,8 +11,7 @@ schema from `atlas_jax.boosting.config` without loading JAX.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from atlas_jax._lazy import lazy_getattr
 
 _EXPORTS = {
     "BinMapper": "atlas_jax.boosting.binning",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'atlas_jax.boosting' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

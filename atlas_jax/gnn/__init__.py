@@ -7,8 +7,7 @@ the names below is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from atlas_jax._lazy import lazy_getattr
 
 _EXPORTS = {
     "BatchLayout": "atlas_jax.gnn.batching",
@@ -37,7 +36,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'atlas_jax.gnn' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -10,8 +10,7 @@ without pulling in the runner.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from atlas_jax._lazy import lazy_getattr
 
 _EXPORTS = {
     "ASHAConfig": "config", "HPOConfig": "config", "PriorConfig": "config",
@@ -27,7 +26,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'atlas_jax.hpo' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"atlas_jax.hpo.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

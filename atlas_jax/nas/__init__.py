@@ -6,8 +6,7 @@ without importing JAX.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from atlas_jax._lazy import lazy_getattr
 
 _EXPORTS = {
     "Decision": "decisions",
@@ -41,7 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'atlas_jax.nas' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"atlas_jax.nas.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

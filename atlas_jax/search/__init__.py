@@ -11,8 +11,9 @@ without pulling in numpy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from atlas_jax._lazy import lazy_getattr
 
 _EXPORTS = {
     "format_override": "overrides", "format_value": "overrides", "parse_overrides": "overrides",
@@ -40,7 +41,4 @@ if TYPE_CHECKING:
     from atlas_jax.search.space import Constraint, Space
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'atlas_jax.search' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"atlas_jax.search.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
