@@ -58,6 +58,6 @@ def test_atlas_command_runs_gnn_experiment(tmp_path):
 
 @pytest.mark.parametrize("option, dataset, mode", [("karate", "karate", "full"), ("rmat", "rmat", "sampled")])
 def test_gnn_group_options_compose(option, dataset, mode):
-    cfg = compose_config(["task=gnn", f"+gnn={option}"])
+    cfg = compose_config(["task=gnn", f"gnn={option}"])
     assert cfg.gnn.data.name == dataset
     assert cfg.gnn.mode == mode
