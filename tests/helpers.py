@@ -33,3 +33,20 @@ def run_atlas(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Co
         [sys.executable, "-m", "atlas_jax", *args],
         cwd=cwd, env=atlas_env(), capture_output=True, text=True, timeout=timeout,
     )
+
+
+def approx_values(expected, rel: float = 1e-12):
+    """`pytest.approx` for values that mix numbers with strings or lists.
+
+    pytest 9.2 rejects `approx` of a mapping that holds a string when a relative
+    tolerance is given; this compares numbers with `rel` and everything else exactly.
+    """
+    import pytest
+
+    if isinstance(expected, dict):
+        return {key: approx_values(value, rel) for key, value in expected.items()}
+    if isinstance(expected, (list, tuple)):
+        return type(expected)(approx_values(value, rel) for value in expected)
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        return pytest.approx(expected, rel=rel)
+    return expected

@@ -9,6 +9,7 @@ from atlas_jax.errors import AtlasError, ConfigError
 from atlas_jax.hpo import ASHAScheduler, StudyStore, run_study
 from atlas_jax.hpo.synthetic import SyntheticObjective
 from atlas_jax.search import Choice, Float, Int, Space
+from tests.helpers import approx_values
 
 
 def toy_space(constraints=()):
@@ -47,7 +48,7 @@ def test_study_writes_outputs(tmp_path):
     assert [r["status"] for r in records].count("complete") == 5
     overrides = (tmp_path / "best_overrides.txt").read_text().splitlines()
     assert overrides[1:] == result.best.overrides
-    assert space.from_overrides(overrides[1:]) == pytest.approx(result.best.values, rel=1e-12)
+    assert space.from_overrides(overrides[1:]) == approx_values(result.best.values, rel=1e-12)
     experiment = (tmp_path / "best_experiment.yaml").read_text()
     assert experiment.startswith("# @package _global_")
     png = (tmp_path / "best_so_far.png").read_bytes()
@@ -143,7 +144,7 @@ def test_study_warm_starts_run_first(tmp_path):
     result = run_study(SyntheticObjective(space), space, tmp_path, budget=4, executor="inline", max_steps=20,
                        warm_starts=starts)
     first_two = [r.values for r in result.records[:2]]
-    assert first_two == [pytest.approx(s, rel=1e-12) for s in starts]
+    assert first_two == [approx_values(s, rel=1e-12) for s in starts]
 
 
 def test_asha_prunes_and_saves_steps(tmp_path):

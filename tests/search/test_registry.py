@@ -7,6 +7,7 @@ import pytest
 
 from atlas_jax.errors import ConfigError
 from atlas_jax.search import Float, Space, available_spaces, get_space, register_space
+from tests.helpers import approx_values
 
 
 @register_space("test_registry_space")
@@ -80,7 +81,7 @@ def test_space_from_user_module(tmp_path, monkeypatch):
 def test_builtin_spaces_sample_and_convert(name):
     space = get_space(name)
     values = space.sample(0)
-    assert space.from_overrides(space.to_overrides(values)) == pytest.approx(values, rel=1e-12)
+    assert space.from_overrides(space.to_overrides(values)) == approx_values(values, rel=1e-12)
     parametrization = space.to_nevergrad()
     assert space.validate(space.from_nevergrad(parametrization.value))
 

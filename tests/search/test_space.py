@@ -6,6 +6,7 @@ import pytest
 
 from atlas_jax.errors import ConfigError
 from atlas_jax.search import Choice, Constraint, Float, Int, ParamPrior, Space
+from tests.helpers import approx_values
 
 
 def make_space(constraints=()):
@@ -184,7 +185,7 @@ def test_nevergrad_round_trip_and_suggest():
         values = space.sample(rng)
         parametrization.value = space.to_nevergrad_value(values)
         # Log parameters pass through exp(log(x)), so floats match to 1e-12 relative.
-        assert space.from_nevergrad(parametrization.value) == pytest.approx(values, rel=1e-12)
+        assert space.from_nevergrad(parametrization.value) == approx_values(values, rel=1e-12)
 
     optimizer = ng.optimizers.NGOpt(parametrization=space.to_nevergrad(), budget=20)
     wanted = {"model.kind": "cnn", "model.channels": 32, "model.kernel": 5,
@@ -192,7 +193,7 @@ def test_nevergrad_round_trip_and_suggest():
               "optim.nesterov": False}
     optimizer.suggest(space.to_nevergrad_value(wanted))
     got = space.from_nevergrad(optimizer.ask().value)
-    assert got == pytest.approx({**wanted, "train.steps": 300})
+    assert got == approx_values({**wanted, "train.steps": 300}, rel=1e-6)
 
 
 def test_nevergrad_candidates_validate():
