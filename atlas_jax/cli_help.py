@@ -50,7 +50,7 @@ def _default(field: dataclasses.Field) -> str:
 
 
 def describe_schema(cls: type, prefix: str = "") -> list[str]:
-    """One line per leaf key of dataclass `cls`: dotted name, default and meaning."""
+    """Describe each leaf key of dataclass `cls` in one line: dotted name, default and meaning."""
     lines = []
     comments = _comments(cls)
     hints = typing.get_type_hints(cls)
@@ -67,7 +67,7 @@ def describe_schema(cls: type, prefix: str = "") -> list[str]:
 
 
 def help_text(conf: Path) -> str:
-    """The full `atlas --help` text for the configs in `conf`."""
+    """Build the full `atlas --help` text for the configs in `conf`."""
     from atlas_jax.config import MODEL_SCHEMAS, Config
 
     parts = [USAGE, "Config groups (group=option):"]

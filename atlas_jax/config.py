@@ -2,7 +2,7 @@
 
 Every YAML option names its schema in its defaults list (`- base_cnn`), so a key
 that the schema lacks or a value of the wrong type fails when Hydra composes the
-config, before any work starts. Each field's comment says what it sets and its unit.
+config, before any work starts. Each field's comment states what it sets and its unit.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def run_atlas(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Co
 def approx_values(expected, rel: float = 1e-12):
     """`pytest.approx` for values that mix numbers with strings or lists.
 
-    pytest 9.2 rejects `approx` of a mapping that holds a string when a relative
+    pytest 9.2 rejects `approx` of a mapping that contains a string when a relative
     tolerance is given; this compares numbers with `rel` and everything else exactly.
     """
     import pytest

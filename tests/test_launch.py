@@ -78,8 +78,10 @@ def test_help_lists_groups_and_key_meanings(tmp_path):
     result = run_atlas(["--help"], tmp_path, timeout=60)
     assert result.returncode == 0
     assert "model        cnn, mlp" in result.stdout
-    assert "train.steps" in result.stdout and "total optimizer steps" in result.stdout
-    assert "model.kernel_size" in result.stdout and "in pixels" in result.stdout
+    assert "train.steps" in result.stdout
+    assert "total optimizer steps" in result.stdout
+    assert "model.kernel_size" in result.stdout
+    assert "in pixels" in result.stdout
 
 
 @pytest.mark.parametrize("overrides", [["data=breast_cancer", "model=mlp"], ["data=csv", "data.path=my.csv", "model=mlp"]])

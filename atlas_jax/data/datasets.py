@@ -60,7 +60,7 @@ class Dataset:
 
 @dataclasses.dataclass
 class _Raw:
-    """What a loader returns before splitting."""
+    """A loaded dataset before splitting."""
 
     x: np.ndarray
     y: np.ndarray
@@ -165,7 +165,7 @@ def _load_csv(cfg: Any) -> _Raw:
                 x[k, j] = float(row[i]) if row[i].strip() else np.nan
             except ValueError:
                 raise AtlasError(
-                    f"{path}:{row_number}: column '{header[i]}' holds '{row[i]}', which is not a number"
+                    f"{path}:{row_number}: column '{header[i]}' contains '{row[i]}', which is not a number"
                 ) from None
         label = row[target_index].strip()
         if not label:

@@ -35,17 +35,17 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: bool) -> None:
-    """Record the run's config on first start; on restart, refuse a changed config.
+    """Record the run's config on first start; on restart, reject a changed config.
 
     Raises:
-        AtlasError: the folder holds checkpoints of a run with another config, or
-            holds checkpoints while `train.resume=false`.
+        AtlasError: the folder contains checkpoints of a run with another config, or
+            contains checkpoints while `train.resume=false`.
     """
     path = Path(run_dir) / RUN_CONFIG
     current = {k: v for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items() if _is_identity_key(k)}
     if has_checkpoints and not resume:
         raise AtlasError(
-            f"run folder {run_dir} already holds checkpoints; rerun with train.resume=true to continue "
+            f"run folder {run_dir} already contains checkpoints; rerun with train.resume=true to continue "
             "that run, or choose another folder (hydra.run.dir=...) to start a new one"
         )
     if has_checkpoints and path.exists():
@@ -54,7 +54,7 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
         if changed:
             details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
             raise AtlasError(
-                f"run folder {run_dir} holds a run with a different config ({details}); "
+                f"run folder {run_dir} contains a run with a different config ({details}); "
                 "resume it with its original config, or choose another folder (hydra.run.dir=...)"
             )
     if not path.exists() or not has_checkpoints:

@@ -130,7 +130,7 @@ def test_csv_loader_maps_string_labels(tmp_path):
 
 def test_csv_loader_reports_bad_cell(tmp_path):
     (tmp_path / "t.csv").write_text("a,label\n1,0\nseven,1\n")
-    with pytest.raises(AtlasError, match=r"t.csv:3: column 'a' holds 'seven'"):
+    with pytest.raises(AtlasError, match=r"t.csv:3: column 'a' contains 'seven'"):
         load_dataset(DataConfig(name="csv", path=str(tmp_path / "t.csv")))
 
 
@@ -179,7 +179,7 @@ def test_csv_accepts_byte_order_mark_and_blank_lines(tmp_path):
 def test_csv_error_line_numbers_count_blank_lines(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("a,b,label\n\n1,2,0\n1,x,1\n")
-    with pytest.raises(AtlasError, match=r"t.csv:4: column 'b' holds 'x'"):
+    with pytest.raises(AtlasError, match=r"t.csv:4: column 'b' contains 'x'"):
         load_dataset(DataConfig(name="csv", path=str(path)))
 
 

@@ -55,7 +55,7 @@ def test_changed_config_refused_on_resume(tmp_path):
 
 def test_resume_false_refuses_existing_checkpoints(tmp_path):
     train_and_evaluate(compose_config(SMOKE), tmp_path)
-    with pytest.raises(AtlasError, match="already holds checkpoints"):
+    with pytest.raises(AtlasError, match="already contains checkpoints"):
         train_and_evaluate(compose_config(SMOKE + ["train.resume=false"]), tmp_path)
 
 
