@@ -153,7 +153,7 @@ def test_expected_best_matches_brute_force():
 
 
 def random_history(name, features, seed, count=40):
-    """A past task whose metric is noise, so its best configs say nothing about other tasks."""
+    """A past task whose metric is noise, so its best configs carry no information about other tasks."""
     rng = np.random.default_rng(seed)
     s = space()
     return TaskRecord(name, features, [{"values": s.sample(rng), "metric": float(rng.normal())} for _ in range(count)])
