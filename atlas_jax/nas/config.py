@@ -25,7 +25,8 @@ class NASConfig:
     batch_size: int = 64  # examples per step
     learning_rate: float = 3e-3  # peak AdamW learning rate of the shared weights
     weight_decay: float = 1e-4  # AdamW decoupled weight decay of the shared weights
-    rule: str = "sandwich"  # path sampling: uniform (one random path) or sandwich (largest, smallest, random)
+    rule: str = "sandwich"  # path sampling: uniform (one random path), sandwich (largest, smallest, random) or progressive (largest first, then uniform)
+    largest_fraction: float = 0.25  # progressive rule: fraction of the steps that train only the largest network
     num_random: int = 2  # sandwich rule: random paths per step
     distill: bool = False  # sandwich rule: non-largest paths learn from the largest path's predictions
     # Evolution (AutoFormer-style).
@@ -35,6 +36,8 @@ class NASConfig:
     mutations: int = 10  # children by mutation per generation
     crossovers: int = 10  # children by crossover per generation
     mutation_prob: float = 0.2  # probability that mutation redraws each decision
+    score_examples: Optional[int] = None  # validation examples each candidate is scored on; null uses all
+    rescore_top: int = 5  # with score_examples: the best this many are rescored on the whole validation split
     # nevergrad and random search.
     ng_optimizer: str = "DiscreteOnePlusOne"  # nevergrad optimizer name (method=nevergrad)
     budget: int = 200  # candidates scored by nevergrad or random search

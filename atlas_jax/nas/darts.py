@@ -28,11 +28,11 @@ import numpy as np
 import optax
 from flax import nnx
 
-from atlas_jax.errors import ConfigError, NonFiniteLossError
+from atlas_jax.errors import ConfigError
 from atlas_jax.nas.decisions import Arch
 from atlas_jax.nas.mixed import create_mixed
 from atlas_jax.nas.runner import SubnetRunner
-from atlas_jax.nas.training import Batches, cross_entropy, make_optimizer
+from atlas_jax.nas.training import Batches, check_finite, chunk_sizes, cross_entropy, make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def darts_search(
     unroll_learning_rate: float | None = None,
     seed: int = 0,
     record_every: int = 50,
+    chunk: int = 50,
 ) -> DartsResult:
     """Search with DARTS and return the derived architecture; `runner` must be in masked mode.
 
@@ -91,7 +92,9 @@ def darts_search(
         arch_weight_decay: L2 on alpha.
         unroll_learning_rate: xi of the virtual weight step (second order); default learning_rate.
         seed: batch order seed.
-        record_every: steps between snapshots of softmax(alpha).
+        record_every: steps between snapshots of softmax(alpha) (taken at chunk ends).
+        chunk: steps per compiled call; one program scans over a chunk's batches, as the
+            supernet trainer does, so both methods pay the same per-call overhead.
     """
     if runner.mode != "masked":
         raise ConfigError("DARTS mixes every candidate at once, so it needs a masked-mode runner")
@@ -141,21 +144,29 @@ def darts_search(
         updates, weight_state = weight_opt.update(weight_grads, weight_state, params)
         return optax.apply_updates(params, updates), alphas, weight_state, arch_state, train_loss
 
+    def run_chunk(params, alphas, weight_state, arch_state, xt_all, yt_all, xv_all, yv_all, index_t, index_v, *, dims):
+        def one(carry, idx):
+            it, iv = idx
+            *carry, train_loss = step(*carry, xt_all[it], yt_all[it], xv_all[iv], yv_all[iv], dims=dims)
+            return tuple(carry), train_loss
+
+        carry, losses = jax.lax.scan(one, (params, alphas, weight_state, arch_state), (index_t, index_v))
+        return (*carry, losses)
+
     compile_before, start = runner.stats.seconds, time.perf_counter()
     history = []
-    train_loss = jnp.nan
-    for i in range(1, steps + 1):
-        xt, yt = train_batches.next()
-        xv, yv = val_batches.next()
-        args = (params, alphas, weight_state, arch_state, xt, yt, xv, yv)
-        program = runner.compiled(f"darts{order}_{weights}", step, dims, *args)
-        params, alphas, weight_state, arch_state, train_loss = program(*args)
-        if i % record_every == 0 or i == steps:
-            value = float(train_loss)
-            if not np.isfinite(value):
-                raise NonFiniteLossError(f"DARTS training loss became {value} at step {i}; lower the learning rates")
+    done, next_record = 0, record_every
+    for count in chunk_sizes(steps, chunk):
+        args = (params, alphas, weight_state, arch_state, train_batches.x, train_batches.y, val_batches.x,
+                val_batches.y, train_batches.next_indices(count), val_batches.next_indices(count))
+        program = runner.compiled(f"darts{order}_{weights}", run_chunk, dims, *args)
+        params, alphas, weight_state, arch_state, losses = program(*args)
+        done += count
+        losses = check_finite(losses, done - count, "DARTS training loss", "lower the learning rates")
+        if done >= next_record or done == steps:
             history.append({k: np.asarray(jax.nn.softmax(v)).round(4).tolist() for k, v in alphas.items()})
-            logger.info("darts%d step %d/%d loss %.4f", order, i, steps, value)
+            logger.info("darts%d step %d/%d loss %.4f", order, done, steps, float(losses[-1]))
+            next_record = (done // record_every + 1) * record_every
     jax.block_until_ready(params)
     if weights == "shared":
         runner.params = params

@@ -16,6 +16,7 @@ depth decision is larger than `index`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import Any, Mapping, Sequence
 
@@ -166,6 +167,18 @@ class DecisionSet:
         static = dict(dims)
         return {d.name: _mask(d.kind, static[d.name], self.size(d.name, arch)) for d in self.decisions}
 
+    def stacked_gates(self, archs: Sequence[Mapping[str, Any]], dims: Dims) -> dict[str, np.ndarray]:
+        """Return the gates of several architectures stacked on a new leading axis (numpy, host side).
+
+        Equal to stacking `gates(arch, dims)` for each arch, built without a device round trip
+        per mask so that many sampled paths can be sent to a compiled program at once.
+        """
+        static = dict(dims)
+        out = {}
+        for d in self.decisions:
+            out[d.name] = np.stack([_mask_np(d.kind, static[d.name], self.size(d.name, a)) for a in archs])
+        return out
+
     def soft_gates(self, probs: Mapping[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
         """Return expected gates at maximum sizes under independent choice probabilities.
 
@@ -188,6 +201,22 @@ class DecisionSet:
                 gate = jnp.tensordot(p, masks, axes=1)
             gates[decision.name] = gate
         return gates
+
+
+@functools.lru_cache(maxsize=4096)
+def _mask_np(kind: str, static: int, active: int) -> np.ndarray:
+    """Numpy twin of `_mask` (cached; callers must not write to the result)."""
+    if kind == "kernel":
+        offset = (static - active) // 2
+        line = ((np.arange(static) >= offset) & (np.arange(static) < offset + active)).astype(np.float32)
+        mask = line[:, None] * line[None, :]
+    elif kind == "depth":
+        mask = np.zeros((static + 1,), np.float32)
+        mask[active] = 1.0
+    else:
+        mask = (np.arange(static) < active).astype(np.float32)
+    mask.setflags(write=False)
+    return mask
 
 
 def _mask(kind: str, static: int, active: int) -> jnp.ndarray:

@@ -135,6 +135,48 @@ class SubnetRunner:
             correct += int(self.call("correct", self._correct, arch, params, jnp.asarray(xb), jnp.asarray(yb)))
         return correct / n
 
+    def accuracy_many(
+        self, params: Any, x: np.ndarray, y: np.ndarray, archs: list[Mapping[str, Any]],
+        group: int = 1, batch_size: int = 512,
+    ) -> list[float]:
+        """Return the accuracy of every sub-network in `archs` on (x, y).
+
+        The validation batches are built once for all candidates. In masked mode `group` > 1
+        runs that many architectures per call with their gates vmapped (a short last group is
+        padded with repeats). On CPU that turns the convolutions into grouped ones and was
+        slower than one call per candidate (1.55 s against 1.00 s for 64 candidates on 256
+        14x14 images), hence the default of 1. Slice mode scores them one by one.
+        """
+        if self.mode != "masked":
+            return [self.accuracy(params, x, y, arch, batch_size) for arch in archs]
+        dims = self.decisions.max_dims()
+        canonical = [self.decisions.canonical(a) for a in archs]
+        correct = np.zeros(len(archs), np.int64)
+        n = len(y)
+        # Equal batches of at most batch_size; the last is padded with label -1 (never correct).
+        size = -(-n // -(-n // batch_size))
+        batches = []
+        for start in range(0, n, size):
+            xb, yb = x[start : start + size], y[start : start + size]
+            if len(yb) < size:
+                pad = size - len(yb)
+                xb = np.concatenate([xb, np.repeat(xb[:1], pad, axis=0)])
+                yb = np.concatenate([yb, np.full(pad, -1, yb.dtype)])
+            batches.append((jnp.asarray(xb), jnp.asarray(yb)))
+        for first in range(0, len(archs), group):
+            members = canonical[first : first + group]
+            members = members + [members[-1]] * (group - len(members))
+            gates = self.decisions.stacked_gates(members, dims)
+            for xb, yb in batches:
+                args = (params, xb, yb, gates)
+                counts = self.compiled("correct_many", self._correct_many, dims, *args)(*args)
+                take = min(group, len(archs) - first)
+                correct[first : first + take] += np.asarray(counts)[:take]
+        return [float(c) / n for c in correct]
+
+    def _correct_many(self, params, x, y, gates, *, dims):
+        return jax.vmap(lambda g: self._correct(params, x, y, g, dims=dims))(gates)
+
     def _correct(self, params, x, y, gates, *, dims):
         return (self.apply(params, x, dims, gates).argmax(-1) == y).sum()
 

@@ -97,6 +97,15 @@ class ArchEvaluator:
             self.scores[key] = self.runner.accuracy(self.runner.params, self.x_val, self.y_val, arch)
         return self.scores[key]
 
+    def score_many(self, archs: list[Arch]) -> list[float]:
+        """Return the validation accuracy of several architectures, scoring only uncached ones."""
+        archs = [self.decisions.canonical(a) for a in archs]
+        todo = {arch_key(a): a for a in archs if arch_key(a) not in self.scores}
+        if todo:
+            values = self.runner.accuracy_many(self.runner.params, self.x_val, self.y_val, list(todo.values()))
+            self.scores.update(zip(todo, values))
+        return [self.scores[arch_key(a)] for a in archs]
+
     def sample_feasible(self, rng: np.random.Generator, max_tries: int = 1000) -> Arch:
         """Draw a random architecture that satisfies every constraint."""
         for _ in range(max_tries):
@@ -165,6 +174,7 @@ def evolutionary_search(
     while len(members) < population:
         arch = evaluator.sample_feasible(rng)
         members[arch_key(arch)] = arch
+    evaluator.score_many(list(members.values()))
     for arch in members.values():
         _record(history, evaluator, arch, start)
 
@@ -190,6 +200,7 @@ def evolutionary_search(
                     continue
                 children[key] = child
                 bred += 1
+        evaluator.score_many(list(children.values()))
         for child in children.values():
             _record(history, evaluator, child, start)
         pool = list(members.values()) + list(children.values())
@@ -242,8 +253,9 @@ def random_search(evaluator: ArchEvaluator, *, samples: int = 200, seed: int = 0
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
     best, best_score = None, -1.0
-    for _ in range(samples):
-        arch = evaluator.sample_feasible(rng)
+    archs = [evaluator.sample_feasible(rng) for _ in range(samples)]
+    evaluator.score_many(archs)
+    for arch in archs:
         score = _record(history, evaluator, arch, start)
         if score > best_score:
             best, best_score = arch, score

@@ -26,7 +26,7 @@ from atlas_jax.nas.runner import SubnetRunner, program_bytes
 
 logger = logging.getLogger(__name__)
 
-RULES = ("uniform", "sandwich")
+RULES = ("uniform", "sandwich", "progressive")
 
 
 def make_optimizer(
@@ -68,23 +68,57 @@ class Batches:
         self.rng = np.random.default_rng(seed)
         self.order, self.position = self.rng.permutation(len(y)), 0
 
-    def next(self) -> tuple[jax.Array, jax.Array]:
+    def next_index(self) -> np.ndarray:
+        """Return the example indices of the next batch, int32[batch_size]."""
         if self.position + self.batch_size > len(self.order):
             self.order, self.position = self.rng.permutation(len(self.order)), 0
         index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
+        return index.astype(np.int32)
+
+    def next(self) -> tuple[jax.Array, jax.Array]:
+        index = self.next_index()
         return self.x[index], self.y[index]
+
+    def next_indices(self, count: int) -> np.ndarray:
+        """Return the indices of the next `count` batches, int32[count, batch_size]."""
+        return np.stack([self.next_index() for _ in range(count)])
+
+
+def check_finite(losses: Any, first_step: int, what: str, advice: str) -> np.ndarray:
+    """Return a chunk's losses as numpy; raise NonFiniteLossError naming the first bad step.
+
+    `first_step` is the number of steps done before the chunk.
+    """
+    losses = np.asarray(losses)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        raise NonFiniteLossError(f"{what} became {losses[bad[0]]} at step {first_step + bad[0] + 1}; {advice}")
+    return losses
+
+
+def chunk_sizes(steps: int, chunk: int) -> list[int]:
+    """Split `steps` into runs of at most `chunk` steps (one compiled call each)."""
+    if chunk < 1:
+        raise ConfigError(f"steps per compiled call must be at least 1, got {chunk}")
+    full, rest = divmod(steps, chunk)
+    return [chunk] * full + ([rest] if rest else [])
 
 
 def sample_paths(
     runner: SubnetRunner, rule: str, num_random: int, rng: np.random.Generator,
-    sampler: Callable[[np.random.Generator], Arch] | None = None,
+    sampler: Callable[[np.random.Generator], Arch] | None = None, warmup: bool = False,
 ) -> list[Arch]:
-    """Return the sub-networks trained in one step; under the sandwich rule the largest comes first."""
+    """Return the sub-networks trained in one step; under the sandwich rule the largest comes first.
+
+    `warmup` marks the first phase of the progressive rule, which trains only the largest network.
+    """
     decisions = runner.decisions
     draw = sampler or decisions.sample
     if rule == "uniform":
         return [draw(rng)]
+    if rule == "progressive":
+        return [decisions.largest()] if warmup else [draw(rng)]
     if rule == "sandwich":
         return [decisions.largest(), decisions.smallest()] + [draw(rng) for _ in range(num_random)]
     raise ConfigError(f"unknown sampling rule '{rule}'; valid: {', '.join(RULES)}")
@@ -105,6 +139,8 @@ def train_supernet(
     seed: int = 0,
     sampler: Callable[[np.random.Generator], Arch] | None = None,
     log_every: int = 100,
+    chunk: int = 50,
+    largest_fraction: float = 0.25,
 ) -> TrainResult:
     """Train the shared weights of `runner`'s supernet and store them back in `runner.params`.
 
@@ -118,15 +154,26 @@ def train_supernet(
         y: int32[n] labels.
         steps: optimizer steps.
         batch_size: examples per step (every path trains on the same batch).
-        rule: "uniform" (one random path per step) or "sandwich".
+        rule: "uniform" (one random path per step), "sandwich", or "progressive" (the largest
+            network alone for the first `largest_fraction` of the steps, then one random path
+            per step; a two-phase form of once-for-all's progressive shrinking).
         num_random: random paths per step under the sandwich rule.
         distill: train non-largest paths on the largest path's predictions (sandwich only).
         learning_rate: peak AdamW learning rate (cosine decay).
         weight_decay: AdamW decoupled weight decay.
         seed: seed of batch order and path sampling.
         sampler: draws a random sub-network (default: uniform over every decision).
-        log_every: steps between loss log lines.
+        log_every: steps between loss log lines (masked mode logs at the end of each chunk).
+        chunk: masked mode: optimizer steps per compiled call. The host samples the paths and
+            batch indices of a whole chunk, and one program scans over them, so per-step Python
+            and dispatch overhead is paid once per chunk.
+        largest_fraction: progressive rule: fraction of the steps that train only the largest.
     """
+    if rule not in RULES:
+        raise ConfigError(f"unknown sampling rule '{rule}'; valid: {', '.join(RULES)}")
+    if not 0.0 <= largest_fraction < 1.0:
+        raise ConfigError(f"largest_fraction must be in [0, 1), got {largest_fraction}")
+    warmup_steps = int(largest_fraction * steps) if rule == "progressive" else 0
     if distill and rule != "sandwich":
         raise ConfigError("in-place distillation needs rule='sandwich' (the largest path is the teacher)")
     optimizer = make_optimizer(learning_rate, steps, weight_decay, warmup_steps=steps // 20)
@@ -135,7 +182,7 @@ def train_supernet(
     batches = Batches(x, y, batch_size, seed)
     rng = np.random.default_rng(seed + 1)
     compile_before, start = runner.stats.seconds, time.perf_counter()
-    loss = float("nan")
+    loss_value = float("nan")
 
     def path_loss(params, xb, yb, teacher, gates, *, dims):
         logits = runner.apply(params, xb, dims, gates)
@@ -168,18 +215,42 @@ def train_supernet(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 
-    for step in range(1, steps + 1):
-        xb, yb = batches.next()
-        paths = sample_paths(runner, rule, num_random, rng, sampler)
-        if runner.mode == "masked":
-            dims = runner.decisions.max_dims()
-            gate_stack = jax.tree.map(
-                lambda *g: jnp.stack(g), *[runner.decisions.gates(runner.decisions.canonical(p), dims) for p in paths]
-            )
-            program = runner.compiled("masked_step", masked_step, dims, params, opt_state, xb, yb, gate_stack)
-            params, opt_state, loss_value = program(params, opt_state, xb, yb, gate_stack)
-        else:
+    def masked_chunk(params, opt_state, x_all, y_all, index, gate_stack, *, dims):
+        def one(carry, inputs):
+            idx, gates = inputs
+            params, opt_state, loss = masked_step(*carry, x_all[idx], y_all[idx], gates, dims=dims)
+            return (params, opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(one, (params, opt_state), (index, gate_stack))
+        return params, opt_state, losses
+
+    if runner.mode == "masked":
+        decisions = runner.decisions
+        dims = decisions.max_dims()
+        done, next_log = 0, log_every
+        for count in chunk_sizes(steps, chunk):
+            index = batches.next_indices(count)
+            paths = [
+                sample_paths(runner, rule, num_random, rng, sampler, warmup=done + i < warmup_steps)
+                for i in range(count)
+            ]
+            per_step = len(paths[0])
+            flat = decisions.stacked_gates([decisions.canonical(p) for step_paths in paths for p in step_paths], dims)
+            gate_stack = {k: v.reshape((count, per_step) + v.shape[1:]) for k, v in flat.items()}
+            args = (params, opt_state, batches.x, batches.y, index, gate_stack)
+            program = runner.compiled("masked_chunk", masked_chunk, dims, *args)
+            params, opt_state, losses = program(*args)
+            done += count
+            losses = check_finite(losses, done - count, "supernet loss", "lower the learning rate")
+            loss_value = losses[-1]
+            if done >= next_log or done == steps:
+                logger.info("supernet step %d/%d loss %.4f", done, steps, float(losses[-1]))
+                next_log = (done // log_every + 1) * log_every
+    else:
+        for step in range(1, steps + 1):
+            xb, yb = batches.next()
             grads, teacher, total = None, None, 0.0
+            paths = sample_paths(runner, rule, num_random, rng, sampler, warmup=step <= warmup_steps)
             for i, path in enumerate(paths):
                 dims, gates = runner.encode(path)
                 args = (params, xb, yb, teacher, gates)
@@ -192,11 +263,11 @@ def train_supernet(
             update = runner.compiled("update", apply_update, (), params, opt_state, grads)
             params, opt_state = update(params, opt_state, grads)
             loss_value = total / len(paths)
-        if step % log_every == 0 or step == steps:
-            loss = float(loss_value)
-            if not np.isfinite(loss):
-                raise NonFiniteLossError(f"supernet loss became {loss} at step {step}; lower the learning rate")
-            logger.info("supernet step %d/%d loss %.4f", step, steps, loss)
+            if step % log_every == 0 or step == steps:
+                loss = float(loss_value)
+                if not np.isfinite(loss):
+                    raise NonFiniteLossError(f"supernet loss became {loss} at step {step}; lower the learning rate")
+                logger.info("supernet step %d/%d loss %.4f", step, steps, loss)
     jax.block_until_ready(params)
     runner.params = params
     compile_seconds = runner.stats.seconds - compile_before

@@ -29,14 +29,17 @@ def main() -> None:
     from atlas_jax.nas.spaces import supernet_for_space
     from atlas_jax.nas.standalone import build_standalone
     from atlas_jax.nas.training import fit, model_accuracy, train_supernet
+    from run_method import nas_config
 
     data = common.load(dataset)
     space = common.space()
     net = supernet_for_space(space, data.feature_shape, data.num_classes, seed=0)
     runner = SubnetRunner(net, mode="masked")
     start = time.perf_counter()
-    train_supernet(runner, data.train.x, data.train.y, steps=common.STEPS[dataset], batch_size=common.BATCH,
-                   rule="uniform", seed=0)
+    cfg = nas_config("ours", dataset, 0)
+    train_supernet(runner, data.train.x, data.train.y, steps=cfg.supernet_steps, batch_size=cfg.batch_size,
+                   rule=cfg.rule, largest_fraction=cfg.largest_fraction, learning_rate=cfg.learning_rate,
+                   weight_decay=cfg.weight_decay, seed=0)
     supernet_seconds = time.perf_counter() - start
     evaluator = ArchEvaluator(space, runner, data.val.x, data.val.y)
 

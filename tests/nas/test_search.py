@@ -77,3 +77,34 @@ def test_degenerate_flags(setup):
     decisions = setup[1].decisions
     assert is_degenerate(decisions, decisions.largest()) == {"widest": True, "skip_only": False}
     assert is_degenerate(decisions, decisions.smallest()) == {"widest": False, "skip_only": True}
+
+
+def test_batched_scoring_matches_one_by_one(setup, digits):
+    space, runner = setup
+    rng = np.random.default_rng(4)
+    archs = [runner.decisions.sample(rng) for _ in range(5)]
+    x, y = digits["val"][0][:250], digits["val"][1][:250]
+    one_by_one = [runner.accuracy(runner.params, x, y, a, batch_size=100) for a in archs]
+    for group in (1, 3):
+        # 250 examples in batches of at most 100: three batches of 84, the last padded.
+        assert runner.accuracy_many(runner.params, x, y, archs, group=group, batch_size=100) == one_by_one
+
+
+def test_subset_scoring_rescores_finalists_on_all_of_validation(digits):
+    from types import SimpleNamespace
+
+    from atlas_jax.data.datasets import Split
+    from atlas_jax.nas.config import NASConfig
+    from atlas_jax.nas.pipeline import run_search
+
+    space = nas_space("mlp", depths=(1, 2), widths=(8, 16, 32))
+    data = SimpleNamespace(train=Split(*digits["train"]), val=Split(*digits["val"]), feature_shape=(8, 8, 1),
+                           num_classes=10)
+    cfg = NASConfig(method="random", rule="uniform", supernet_steps=20, batch_size=32, budget=12,
+                    score_examples=50, rescore_top=3)
+    report = run_search(cfg, space, data)
+    runner = report["_runner"]
+    full = runner.accuracy(runner.params, *digits["val"], report["best_arch"])
+    assert report["val_accuracy"] == full
+    subset_scores = sorted((h["score"] for h in report["history"]), reverse=True)
+    assert all(abs(s * 50 - round(s * 50)) < 1e-9 for s in subset_scores)  # history scores use 50 examples
