@@ -13,7 +13,8 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[test]'
 
-# The main job (CNN on digits); pass more overrides with ARGS="key=value ...".
+# The main job (AutoML on digits: prior, search, retrain, test); pass more
+# overrides with ARGS="key=value ...", such as ARGS=experiment=digits_cnn.
 run: install
 	$(BIN)/atlas $(ARGS)
 

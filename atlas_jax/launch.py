@@ -1,6 +1,6 @@
 """The `atlas` command: compose a Hydra config and run its task into a run folder.
 
-    atlas                                   # the default experiment (CNN on digits)
+    atlas                                   # the default experiment (AutoML on digits)
     atlas experiment=NAME key=value ...     # another experiment, with overrides
     atlas -m optim.learning_rate=1e-3,3e-3  # one run folder per value
 """

@@ -2,8 +2,8 @@
 
 Usage: python scripts/summarize_runs.py FOLDER [FOLDER ...] [--keys test_accuracy,wall_time_s]
 
-Useful after a multirun (`atlas -m train.seed=0,1,2`): one row per run, then the
-mean and standard deviation of each numeric column.
+Useful after a multirun (`atlas -m experiment=digits_cnn train.seed=0,1,2`): one row
+per run, then the mean and standard deviation of each numeric column.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 from atlas_jax.launch import check_group_overrides, config_dir
 from tests.helpers import compose_config, run_atlas
 
-FAST = ["train.steps=4", "train.batch_size=32", "train.eval_every=2", "train.log_every=1", "train.checkpoint_every=2", "train.progress=false", "model.channels=[4]", "model.dense=16"]
+FAST = ["experiment=digits_cnn", "train.steps=4", "train.batch_size=32", "train.eval_every=2", "train.log_every=1", "train.checkpoint_every=2", "train.progress=false", "model.channels=[4]", "model.dense=16"]
 
 
 def test_unknown_model_is_one_line_naming_valid_models(tmp_path):
@@ -54,7 +54,7 @@ def test_unknown_task_lists_tasks(tmp_path):
     assert "train" in result.stderr
 
 
-def test_default_run_folder_and_summary(tmp_path):
+def test_cnn_run_folder_and_summary(tmp_path):
     result = run_atlas(FAST, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     folders = [p.parent for p in (tmp_path / "runs" / "digits_cnn").rglob("summary.json")]
@@ -84,14 +84,23 @@ def test_help_lists_groups_and_key_meanings(tmp_path):
     assert "in pixels" in result.stdout
 
 
+@pytest.mark.parametrize("experiment", ["digits_automl", "digits_cnn"])
 @pytest.mark.parametrize("overrides", [["data=breast_cancer", "model=mlp"], ["data=csv", "data.path=my.csv", "model=mlp"]])
-def test_readme_table_examples_drop_image_augmentation(overrides):
-    # The default experiment augments digits; a table chosen on the command line must not inherit that.
-    assert compose_config(overrides).data.augment_shift == 0
+def test_readme_table_examples_drop_image_augmentation(experiment, overrides):
+    # Both digits experiments augment images; a table chosen on the command line must not inherit that.
+    assert compose_config([f"experiment={experiment}", *overrides]).data.augment_shift == 0
 
 
-def test_main_job_keeps_digits_augmentation():
+def test_main_job_is_digits_automl():
+    cfg = compose_config([])
+    assert cfg.task == "automl"
+    assert cfg.name == "digits_automl"
+    assert cfg.hpo.prior.enabled
+
+
+def test_digits_experiments_keep_augmentation():
     assert compose_config([]).data.augment_shift == 1
+    assert compose_config(["experiment=digits_cnn"]).data.augment_shift == 1
     assert compose_config(["experiment=digits_mlp"]).data.augment_shift == 0
 
 

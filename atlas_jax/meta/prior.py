@@ -5,7 +5,9 @@ nearest tasks, which the optimizer evaluates first (`optimizer.suggest`). Per-pa
 distributions set the optimizer's initial point and spread (`Space.to_nevergrad`).
 Spreads never fall below `min_spread` of the range and Choice weights are mixed
 with the uniform distribution, so a misleading history slows the search down but
-cannot confine it.
+cannot confine it. A history whose tasks do not transfer to each other (a portfolio
+built from all neighbours but one is not clearly better on the left-out one than
+random configs) yields an empty prior, so the optimizer runs as without one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from atlas_jax.meta.history import TaskRecord
 from atlas_jax.search import Choice, ParamPrior, Space
 
 logger = logging.getLogger(__name__)
+
+# Smallest leave-one-out gain of the portfolio over random configs, in standard errors,
+# for the history to count as transferring: about the one-sided 95% point of a t
+# distribution with 5 to 20 neighbours.
+# NOTE: set by looking at a few shuffled and real histories of experiments/meta_hpo,
+# not tuned by cross-validation.
+MIN_TRANSFER_T = 2.0
 
 
 @dataclass
@@ -63,7 +72,7 @@ def task_distances(features: Mapping[str, float], history: Sequence[TaskRecord])
 
 def build_prior(space: Space, features: Mapping[str, float], history: Sequence[TaskRecord], *, k: int = 3,
                 warm_starts: int = 3, top: int = 5, min_spread: float = 0.15,
-                exclude: Sequence[str] = ()) -> MetaPrior:
+                exclude: Sequence[str] = (), check_transfer: bool = True) -> MetaPrior:
     """Build a prior for a new task from its k nearest past tasks.
 
     Args:
@@ -76,6 +85,10 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
         top: best configs per past task that shape the per-parameter priors.
         min_spread: smallest spread, in unit coordinates, of a numeric parameter's prior.
         exclude: task names to leave out (such as the new task itself).
+        check_transfer: return a prior without warm starts or per-parameter priors unless,
+            over the neighbours, a portfolio built from the others scores better on the
+            left-out one than the same number of that task's random configs, by at least
+            `MIN_TRANSFER_T` standard errors. Takes effect with 3 or more neighbours.
 
     Raises:
         ConfigError: for k, top or warm_starts below their minimum, or min_spread outside (0, 1].
@@ -93,8 +106,9 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
 
     # Best valid configs of each neighbour, with a weight that falls with distance.
     pooled: list[tuple[dict[str, Any], float]] = []
+    sources: list[int] = []  # position in `order` of the neighbour each pooled config comes from
     weights = []
-    for i in order:
+    for position, i in enumerate(order):
         weight = 1.0 / (1.0 + float(distances[i]))
         weights.append(weight)
         for trial in candidates[i].top(top):
@@ -102,25 +116,84 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
                 pooled.append((space.validate(trial["values"]), weight))
             except ConfigError:
                 continue  # the config comes from another space, or violates this one's constraints
+            sources.append(position)
     if not pooled:
         logger.info("no past config of tasks %s fits this space; the prior is empty", [n for n, _ in neighbors])
         return MetaPrior(neighbors=neighbors)
 
     unique: list[dict[str, Any]] = []
-    for values, _ in pooled:
+    origins: list[set[int]] = []  # neighbours whose best configs include each unique config
+    for (values, _), source in zip(pooled, sources):
         if values not in unique:
             unique.append(values)
-    scores = np.stack([_task_scores(space, candidates[i], unique) for i in order])  # [k, candidates]
-    portfolio = _greedy_portfolio(scores, np.array(weights), warm_starts)
+            origins.append(set())
+        origins[unique.index(values)].add(source)
+    tables = [_task_scores(space, candidates[i], unique) for i in order]
+    scores = np.stack([candidate_scores for candidate_scores, _ in tables])  # [k, candidates]
+    weights = np.array(weights)
+    portfolio = _greedy_portfolio(scores, weights, warm_starts)
+    if check_transfer and len(order) > 2 and portfolio:
+        gain = _leave_one_out_gain(scores, [trial_scores for _, trial_scores in tables], origins, weights,
+                                   len(portfolio))
+        if gain < MIN_TRANSFER_T:
+            logger.info("past tasks %s do not transfer to each other (leave-one-out gain over random configs "
+                        "%.2f standard errors, below %.1f); using no prior", [n for n, _ in neighbors], gain,
+                        MIN_TRANSFER_T)
+            return MetaPrior(neighbors=neighbors)
     return MetaPrior(neighbors=neighbors, warm_starts=[unique[c] for c in portfolio],
                      params=_param_priors(space, pooled, min_spread))
 
 
-def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]) -> np.ndarray:
+def _leave_one_out_gain(scores: np.ndarray, trial_scores: list[np.ndarray], origins: list[set[int]],
+                        weights: np.ndarray, count: int) -> float:
+    """Compute the mean gain of a `count`-config portfolio over `count` random configs, in standard errors.
+
+    Each neighbour is left out in turn, and the portfolio comes from the other
+    neighbours' best configs and scores. Its best score on the left-out neighbour is
+    compared with the expected best of `count` of that neighbour's own trials drawn
+    without replacement.
+    Returns 0 with fewer than two gains.
+    """
+    gains = []
+    for left_out in range(scores.shape[0]):
+        others = [i for i in range(scores.shape[0]) if i != left_out]
+        allowed = [c for c, sources in enumerate(origins) if sources - {left_out}]
+        if not allowed:
+            continue
+        picks = _greedy_portfolio(scores[others][:, allowed], weights[others], count)
+        best = scores[left_out, [allowed[p] for p in picks]].max()
+        gains.append(best - _expected_best_of(trial_scores[left_out], count))
+    if len(gains) < 2:
+        return 0.0
+    # Mean gain in units of its standard error, so a gain from chance alone stays small.
+    spread = np.std(gains, ddof=1) / np.sqrt(len(gains))
+    return float(np.mean(gains) / max(spread, 1e-12))
+
+
+def _expected_best_of(values: np.ndarray, draws: int) -> float:
+    """Compute the expected maximum of `draws` values drawn from `values` without replacement."""
+    if len(values) == 0:
+        return 0.0
+    ordered = np.sort(values)[::-1]
+    draws = min(draws, len(ordered))
+    # P(the i-th largest value is the maximum) = C(n-1-i, draws-1) / C(n, draws), as a running product.
+    n = len(ordered)
+    probabilities = np.zeros(n)
+    probability = draws / n
+    for i in range(n - draws + 1):
+        probabilities[i] = probability
+        probability *= (n - draws - i) / (n - 1 - i) if n - 1 - i > 0 else 0.0
+    return float(np.sum(probabilities * ordered))
+
+
+def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Score each config on a past task: 1 for its best trial, 0 for its median trial.
 
     A config the task never ran takes the score of its nearest run config in unit
     coordinates (a 1-nearest-neighbour surrogate).
+
+    Returns:
+        (float[len(configs)] scores of the configs, float[runs] scores of the task's own trials).
     """
     runs, metrics = [], []
     for trial in record.trials:
@@ -132,7 +205,7 @@ def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]
             continue
         metrics.append(float(trial["metric"]))
     if not runs:
-        return np.zeros(len(configs))
+        return np.zeros(len(configs)), np.zeros(0)
     sign = 1.0 if record.mode == "max" else -1.0
     values = sign * np.array(metrics)
     best, median = values.max(), np.median(values)
@@ -142,7 +215,7 @@ def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]
     for values_dict in configs:
         point = np.nan_to_num(space.encode(values_dict), nan=-1.0)
         scores.append(normalised[int(np.argmin(np.sum((table - point) ** 2, axis=1)))])
-    return np.array(scores)
+    return np.array(scores), normalised
 
 
 def _greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:

@@ -30,6 +30,9 @@ class SearchOutcome:
     objective: Any  # TrainingObjective
     features: Optional[dict[str, float]]  # meta-features of the task, when the prior was used
     prior: Any  # MetaPrior or None
+    # Meta-history facts when the prior was used: {"path": file, "past_tasks": other tasks in it,
+    # "recorded": whether this study was appended}; None without a prior.
+    history: Optional[dict[str, Any]] = None
 
 
 def task_meta_features(cfg: DictConfig) -> dict[str, float]:
@@ -56,15 +59,22 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     logger.info("search space %s: %s", hpo.space.name, ", ".join(space.paths))
 
     # Stage 1: the prior from similar past tasks.
-    features, prior = None, None
+    features, prior, history_info = None, None, None
     if hpo.prior.enabled:
         features = task_meta_features(cfg)
-        history = MetaHistory(hpo.prior.history).load()
+        meta_history = MetaHistory(hpo.prior.history)
+        history = meta_history.load()
+        past = [record for record in history if record.task != _task_name(cfg)]
+        history_info = {"path": str(meta_history.path), "past_tasks": len(past), "recorded": False}
+        if not past:
+            logger.info("meta-history %s has no other task yet, so this study runs without a prior; "
+                        "it will be recorded there for later tasks", meta_history.path)
         prior = build_prior(space, features, history, k=int(hpo.prior.k), warm_starts=int(hpo.prior.warm_starts),
                             exclude=[_task_name(cfg)])
-        logger.info("prior from %d past tasks; nearest: %s; %d warm starts", len(history),
-                    ", ".join(f"{task} ({distance:.2f})" for task, distance in prior.neighbors) or "none",
-                    len(prior.warm_starts))
+        if past:
+            logger.info("prior from %d past tasks in %s; nearest: %s; %d warm starts", len(past), meta_history.path,
+                        ", ".join(f"{task} ({distance:.2f})" for task, distance in prior.neighbors) or "none",
+                        len(prior.warm_starts))
 
     # Stage 2: the study.
     objective = TrainingObjective(str(config_dir()), config_overrides(cfg, config_dir()), eval_metric=hpo.eval_metric)
@@ -89,7 +99,10 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         trials = [{"values": r.values, "metric": r.metric} for r in result.complete]
         MetaHistory(hpo.prior.history).add(TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode,
                                                       space=str(hpo.space.name)))
-    return SearchOutcome(result, space, objective, features, prior)
+        history_info["recorded"] = True
+        logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
+                    history_info["path"])
+    return SearchOutcome(result, space, objective, features, prior, history_info)
 
 
 def _task_name(cfg: DictConfig) -> str:
@@ -112,6 +125,7 @@ def study_summary(outcome: SearchOutcome) -> dict[str, Any]:
         "best_overrides": best.overrides if best else None,
         "prior_neighbors": outcome.prior.neighbors if outcome.prior else None,
         "warm_starts": len(outcome.prior.warm_starts) if outcome.prior else 0,
+        "meta_history": outcome.history,
         "trial_seconds": sum(r.duration_s or 0.0 for r in result.records),
         # Hydra sweepers minimise this: the best trial's loss (the metric, negated for mode=max).
         "objective": best.loss if best else None,

@@ -3,10 +3,15 @@
     python experiments/meta_hpo/study.py --grid experiments/meta_hpo/data/grid.npz --seeds 20
 
 Methods: random search, nevergrad NGOpt, NGOpt with the meta-learned prior, Optuna
-TPE, and TPE given the prior's warm-start configs. The prior for a task comes only
-from tasks of other families (the whole family is held out). The ablation gives
-NGOpt a misleading prior: a history whose accuracies are shuffled across configs,
-or the k least similar tasks in place of the nearest.
+TPE, and TPE given the prior's warm-start configs. Every task of the suite is a
+target. The prior for a task comes only from tasks of other families (the whole
+family is held out). The ablation gives NGOpt a misleading prior: a history whose
+accuracies are shuffled across configs, or the k least similar tasks in place of
+the nearest.
+
+The prior's sizes (k nearest tasks, number of warm starts) are chosen per held-out
+family by `tune_prior_sizes`, which reads only the other families, so no choice
+depends on the targets it is scored on.
 
 Regret after t trials is (best grid accuracy - best accuracy found) / (best - median
 grid accuracy) on that task: 0 means the best grid config was found, 1 means a
@@ -39,6 +44,9 @@ HERE = Path(__file__).resolve().parent
 TRIALS = 50
 CHECKPOINTS = (5, 10, 20, 50)
 METHODS = ("random", "ngopt", "ngopt_prior", "tpe", "tpe_warm", "ngopt_prior_shuffled", "ngopt_prior_farthest")
+K_CHOICES = (3, 5, 10, 20)  # nearest tasks tried by tune_prior_sizes
+WARM_START_CHOICES = (3, 5, 8, 10)  # warm-start counts tried by tune_prior_sizes
+TOP = 10  # best configs per neighbour task that form the warm-start pool and the per-parameter priors
 
 
 def grid_space(grid) -> Space:
@@ -89,12 +97,16 @@ class Benchmark:
         self.index = {config_key(c): i for i, c in enumerate(self.configs)}
         self.features = load_meta_features(grid, features_path)
 
-    def history(self, target: int, shuffled_seed: int | None = None) -> list[TaskRecord]:
+        self.sizes: dict[str, tuple[int, int]] = {}  # {held-out family: (k, warm starts)}
+        self._priors: dict[tuple[int, str], object] = {}
+
+    def history(self, target: int, shuffled_seed: int | None = None,
+                exclude_families: tuple[str, ...] = ()) -> list[TaskRecord]:
         """Past studies of every task outside the target's family (the full grid of each)."""
         records = []
         rng = np.random.default_rng(shuffled_seed) if shuffled_seed is not None else None
         for t, name in enumerate(self.tasks):
-            if self.families[t] == self.families[target]:
+            if self.families[t] == self.families[target] or self.families[t] in exclude_families:
                 continue
             scores = self.accuracy[t]
             if rng is not None:
@@ -104,6 +116,11 @@ class Benchmark:
         return records
 
     def prior(self, target: int, variant: str, seed: int):
+        """Build the prior of `variant` (nearest, shuffled, farthest) for a target, cached unless shuffled."""
+        key = (target, variant)
+        if variant != "shuffled" and key in self._priors:
+            return self._priors[key]
+        k, warm_starts = self.sizes.get(self.families[target], (5, 3))
         history = self.history(target, shuffled_seed=seed if variant == "shuffled" else None)
         features = self.features[self.tasks[target]]
         if variant == "farthest":
@@ -111,8 +128,17 @@ class Benchmark:
             from atlas_jax.meta import task_distances
 
             distances = task_distances(features, history)
-            history = [history[i] for i in np.argsort(-distances)[:5]]
-        return build_prior(self.space, features, history, k=5, warm_starts=3, top=10)
+            history = [history[i] for i in np.argsort(-distances)[:k]]
+        prior = build_prior(self.space, features, history, k=k, warm_starts=warm_starts, top=TOP)
+        if variant != "shuffled":
+            self._priors[key] = prior
+        return prior
+
+    def regret(self, task: int) -> np.ndarray:
+        """Compute the normalised regret of every grid config on a task."""
+        scores = self.accuracy[task]
+        best, median = scores.max(), np.median(scores)
+        return (best - scores) / (best - median)
 
     def run(self, method: str, target: int, seed: int) -> np.ndarray:
         """Best accuracy found after each of TRIALS trials."""
@@ -162,13 +188,64 @@ class Benchmark:
         return found
 
 
+def expected_regret_at(regret: np.ndarray, portfolio: list[int], trials: int) -> float:
+    """Compute the expected regret after `trials` trials: the portfolio first, then random grid configs.
+
+    Random draws (without replacement) stand in for the optimizer's own trials, so
+    this can score a warm-start count without running the optimizer.
+    """
+    best_warm = regret[portfolio].min() if portfolio else np.inf
+    draws = trials - len(portfolio)
+    if draws <= 0:
+        return float(best_warm)
+    rest = np.sort(np.delete(regret, portfolio))
+    n = len(rest)
+    # P(the i-th smallest of the rest is the minimum of `draws` draws) = C(n-1-i, draws-1) / C(n, draws).
+    from scipy.special import comb
+
+    probabilities = comb(n - 1 - np.arange(n), draws - 1) / comb(n, draws)
+    return float(np.sum(probabilities * np.minimum(rest, best_warm)))
+
+
+def tune_prior_sizes(bench: Benchmark, trials: int = 10) -> dict[str, tuple[int, int]]:
+    """Choose k and the warm-start count for each held-out family by leave-family-out on the other families.
+
+    For held-out family F, every task u outside F gets priors built from the tasks
+    outside F and outside u's own family. Each (k, warm starts) pair is scored by the
+    mean over those u of `expected_regret_at(trials)`. F's own tasks are never looked at.
+    """
+    index = {config_key(c): i for i, c in enumerate(bench.configs)}
+    chosen = {}
+    for family in sorted(set(bench.families)):
+        inner = [u for u in range(len(bench.tasks)) if bench.families[u] != family]
+        scores = np.zeros((len(K_CHOICES), len(WARM_START_CHOICES)))
+        for u in inner:
+            history = bench.history(u, exclude_families=(family,))
+            if not history:
+                continue
+            regret = bench.regret(u)
+            for a, k in enumerate(K_CHOICES):
+                prior = build_prior(bench.space, bench.features[bench.tasks[u]], history, k=k,
+                                    warm_starts=max(WARM_START_CHOICES), top=TOP)
+                picks = [index[config_key(values)] for values in prior.warm_starts]
+                for b, count in enumerate(WARM_START_CHOICES):
+                    # The greedy portfolio of `count` configs is a prefix of the longest one.
+                    scores[a, b] += expected_regret_at(regret, picks[:count], trials) / len(inner)
+        a, b = np.unravel_index(np.argmin(scores), scores.shape)
+        chosen[family] = (K_CHOICES[a], WARM_START_CHOICES[b])
+        print(f"  held out {family}: k={chosen[family][0]}, warm starts={chosen[family][1]} "
+              f"(expected regret @{trials} on the other families {scores[a, b]:.3f})", flush=True)
+    return chosen
+
+
 _BENCH: Benchmark | None = None
 
 
-def _init(grid_path: str, features_path: str) -> None:
+def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int]]) -> None:
     global _BENCH
     warnings.simplefilter("ignore")
     _BENCH = Benchmark(Path(grid_path), Path(features_path))
+    _BENCH.sizes = sizes
 
 
 def _work(job: tuple[str, int, int]) -> tuple[str, int, int, np.ndarray]:
@@ -176,7 +253,7 @@ def _work(job: tuple[str, int, int]) -> tuple[str, int, int, np.ndarray]:
     return method, target, seed, _BENCH.run(method, target, seed)
 
 
-def summarize(curves: np.ndarray, accuracy: np.ndarray, targets: list[int]) -> dict:
+def summarize(curves: np.ndarray, accuracy: np.ndarray, targets: list[int], methods=METHODS) -> dict:
     """Regret statistics per method.
 
     Args:
@@ -186,7 +263,7 @@ def summarize(curves: np.ndarray, accuracy: np.ndarray, targets: list[int]) -> d
     median = np.median(accuracy[targets], axis=1)[:, None, None]
     regret = (best - curves) / (best - median)  # [methods, targets, seeds, trials]
     table = {}
-    for m, method in enumerate(METHODS):
+    for m, method in enumerate(methods):
         row = {}
         for t in CHECKPOINTS:
             row[f"median@{t}"] = float(np.median(regret[m, :, :, t - 1]))
@@ -199,7 +276,7 @@ def summarize(curves: np.ndarray, accuracy: np.ndarray, targets: list[int]) -> d
     return {"table": table, "regret": regret}
 
 
-def plot(regret: np.ndarray, path: Path) -> None:
+def plot(regret: np.ndarray, path: Path, methods=METHODS) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,7 +284,7 @@ def plot(regret: np.ndarray, path: Path) -> None:
 
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=110)
     trials = np.arange(1, TRIALS + 1)
-    for m, method in enumerate(METHODS):
+    for m, method in enumerate(methods):
         mean = regret[m].reshape(-1, TRIALS).mean(axis=0)
         style = "--" if "shuffled" in method or "farthest" in method else "-"
         axis.plot(trials, mean, style, label=method)
@@ -221,14 +298,30 @@ def plot(regret: np.ndarray, path: Path) -> None:
     figure.savefig(path)
 
 
+def family_table(regret: np.ndarray, families: list[str], methods) -> dict:
+    """Compute the median regret at 10 and 50 trials per target family and method."""
+    table = {}
+    for family in sorted(set(families)):
+        rows = [i for i, f in enumerate(families) if f == family]
+        table[family] = {"targets": len(rows)}
+        for m, method in enumerate(methods):
+            table[family][method] = {f"median@{t}": float(np.median(regret[m, rows, :, t - 1])) for t in (10, 50)}
+    return table
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=Path, default=HERE / "data" / "grid.npz")
     parser.add_argument("--features", type=Path, default=HERE / "data" / "meta_features.json")
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--pair-stride", type=int, default=3, help="use every Nth digit pair as a target task")
+    parser.add_argument("--pair-stride", type=int, default=1, help="use every Nth digit pair as a target task")
     parser.add_argument("--synthetic-stride", type=int, default=1, help="use every Nth synthetic task as a target")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
+    parser.add_argument("--k", type=int, default=0, help="nearest tasks of the prior (k); 0 tunes k per held-out family")
+    parser.add_argument("--warm-starts", type=int, default=0,
+                        help="warm-start configs of the prior; 0 tunes the count per held-out family")
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
 
@@ -251,26 +344,41 @@ def main() -> None:
         seen[family] = seen.get(family, 0) + 1
         if (seen[family] - 1) % strides.get(family, 1) == 0:
             targets.append(t)
-    print(f"{len(targets)} target tasks, {args.seeds} seeds, {len(METHODS)} methods, {TRIALS} trials each")
-
-    jobs = [(m, t, s) for m in METHODS for t in targets for s in range(args.seeds)]
-    curves = np.zeros((len(METHODS), len(targets), args.seeds, TRIALS))
+    methods = tuple(args.methods.split(","))
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     start = time.perf_counter()
+    if args.k and args.warm_starts:
+        sizes = {family: (args.k, args.warm_starts) for family in set(bench.families)}
+    else:
+        print("prior sizes by leave-family-out on the history side:")
+        sizes = tune_prior_sizes(bench)
+        sizes = {family: (args.k or k, args.warm_starts or w) for family, (k, w) in sizes.items()}
+        print(f"  tuned in {time.perf_counter() - start:.0f}s")
+    print(f"{len(targets)} target tasks, {args.seeds} seeds, {len(methods)} methods, {TRIALS} trials each")
+
+    jobs = [(m, t, s) for t in targets for m in methods for s in range(args.seeds)]
+    curves = np.zeros((len(methods), len(targets), args.seeds, TRIALS))
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_init,
-                                                   initargs=(str(args.grid), str(args.features))) as pool:
+                                                   initargs=(str(args.grid), str(args.features), sizes)) as pool:
         for done, (method, target, seed, curve) in enumerate(pool.imap_unordered(_work, jobs, chunksize=4), 1):
-            curves[METHODS.index(method), targets.index(target), seed] = curve
+            curves[methods.index(method), targets.index(target), seed] = curve
             if done % 200 == 0 or done == len(jobs):
                 elapsed = time.perf_counter() - start
                 print(f"  {done}/{len(jobs)} runs, {elapsed:.0f}s, eta {elapsed / done * (len(jobs) - done):.0f}s",
                       flush=True)
 
-    summary = summarize(curves, bench.accuracy, targets)
+    summary = summarize(curves, bench.accuracy, targets, methods)
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out / "curves.npz", curves=curves, methods=np.array(METHODS),
+    np.savez_compressed(args.out / "curves.npz", curves=curves, methods=np.array(methods),
                         targets=np.array([bench.tasks[t] for t in targets]))
-    (args.out / "summary.json").write_text(json.dumps(summary["table"], indent=1))
-    plot(summary["regret"], args.out / "regret.png")
+    by_family = family_table(summary["regret"], [bench.families[t] for t in targets], methods)
+    (args.out / "summary.json").write_text(json.dumps(
+        {"table": summary["table"], "by_family": by_family,
+         "prior_sizes": {family: {"k": k, "warm_starts": w} for family, (k, w) in sorted(sizes.items())}},
+        indent=1))
+    plot(summary["regret"], args.out / "regret.png", methods)
 
     header = "| method | " + " | ".join(f"median @{t}" for t in CHECKPOINTS) + " | " + \
         " | ".join(f"mean @{t}" for t in CHECKPOINTS) + " | median trials to 0.05 | reached 0.05 |"
@@ -280,6 +388,12 @@ def main() -> None:
         cells = [f"{row[f'median@{t}']:.3f}" for t in CHECKPOINTS] + [f"{row[f'mean@{t}']:.3f}" for t in CHECKPOINTS]
         print(f"| {method} | " + " | ".join(cells) + f" | {row['median_trials_to_0.05']:.0f} | "
               f"{row['fraction_reaching_0.05']:.0%} |")
+    print()
+    print("| family (targets) | " + " | ".join(f"{method} median @10 / @50" for method in methods) + " |")
+    print("|" + "---|" * (1 + len(methods)))
+    for family, rows in by_family.items():
+        cells = [f"{rows[method]['median@10']:.3f} / {rows[method]['median@50']:.3f}" for method in methods]
+        print(f"| {family} ({rows['targets']}) | " + " | ".join(cells) + " |")
     print(f"total {time.perf_counter() - start:.0f}s")
 
 

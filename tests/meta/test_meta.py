@@ -138,3 +138,40 @@ def test_feature_vector_order():
     assert vector.shape == (len(FEATURE_NAMES),)
     assert vector[0] == 2.0
     assert np.isnan(vector[1:]).all()
+
+
+def test_expected_best_matches_brute_force():
+    from itertools import combinations
+
+    from atlas_jax.meta.prior import _expected_best_of
+
+    values = np.array([0.3, -1.0, 0.9, 0.3, 0.5, -0.2, 1.0])
+    for draws in range(1, len(values) + 1):
+        brute = np.mean([max(subset) for subset in combinations(values, draws)])
+        assert _expected_best_of(values, draws) == pytest.approx(brute, rel=1e-12)
+    assert _expected_best_of(values, 20) == pytest.approx(1.0)
+
+
+def random_history(name, features, seed, count=40):
+    """A past task whose metric is noise, so its best configs carry no information about other tasks."""
+    rng = np.random.default_rng(seed)
+    s = space()
+    return TaskRecord(name, features, [{"values": s.sample(rng), "metric": float(rng.normal())} for _ in range(count)])
+
+
+def test_prior_kept_when_tasks_agree():
+    history = [history_with_optimum(f"task{i}", {"log_samples": 5.0 + 0.1 * i}, lr=1e-3, act="tanh", count=40, seed=i)
+               for i in range(6)]
+    prior = build_prior(space(), {"log_samples": 5.0}, history, k=6, warm_starts=3, top=5)
+    assert len(prior.warm_starts) == 3
+    assert prior.params["act"].center == "tanh"
+
+
+def test_prior_dropped_when_tasks_disagree():
+    history = [random_history(f"noise{i}", {"log_samples": 5.0 + 0.1 * i}, seed=i) for i in range(8)]
+    prior = build_prior(space(), {"log_samples": 5.0}, history, k=8, warm_starts=3, top=5)
+    assert [name for name, _ in prior.neighbors] == [f"noise{i}" for i in range(8)]
+    assert prior.warm_starts == []
+    assert prior.params == {}
+    unchecked = build_prior(space(), {"log_samples": 5.0}, history, k=8, warm_starts=3, top=5, check_transfer=False)
+    assert len(unchecked.warm_starts) == 3

@@ -39,6 +39,9 @@ def test_automl_task_uses_history(tmp_path):
     first = automl.run(compose_config(config_dir(), overrides), tmp_path / "first")
     assert 0.0 <= first["test_accuracy"] <= 1.0
     assert first["warm_starts"] == 0
+    assert first["meta_history"]["path"] == str(tmp_path / "history.jsonl")
+    assert first["meta_history"]["past_tasks"] == 0
+    assert first["meta_history"]["recorded"]
     history = MetaHistory(tmp_path / "history.jsonl").load()
     assert [r.task for r in history] == ["wine"]
 
@@ -47,3 +50,4 @@ def test_automl_task_uses_history(tmp_path):
     second = automl.run(compose_config(config_dir(), second_overrides), tmp_path / "second")
     assert second["prior_neighbors"][0][0] == "wine"
     assert second["warm_starts"] == 3
+    assert second["meta_history"]["past_tasks"] == 1

@@ -22,7 +22,7 @@ def _fresh_state(cfg):
     return create_train_state(model, tx, 0)[2]
 
 
-SMOKE = ["train.steps=4", "train.batch_size=32", "train.eval_every=2", "train.log_every=1", "train.checkpoint_every=2", "train.progress=false", "model.channels=[4]", "model.dense=16"]
+SMOKE = ["experiment=digits_cnn", "train.steps=4", "train.batch_size=32", "train.eval_every=2", "train.log_every=1", "train.checkpoint_every=2", "train.progress=false", "model.channels=[4]", "model.dense=16"]
 
 
 def test_one_step_run_writes_run_folder(tmp_path):

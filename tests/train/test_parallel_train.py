@@ -23,8 +23,8 @@ def _train_losses(run_dir):
 
 
 def test_single_preset_is_bit_identical(tmp_path):
-    with_layout = compose_config(["model=mlp", "model.hidden=[32]", "parallel=single", *SMOKE])
-    without = compose_config(["model=mlp", "model.hidden=[32]", *SMOKE])
+    with_layout = compose_config(["experiment=digits_cnn", "model=mlp", "model.hidden=[32]", "parallel=single", *SMOKE])
+    without = compose_config(["experiment=digits_cnn", "model=mlp", "model.hidden=[32]", *SMOKE])
     with open_dict(without):
         del without["parallel"]
     a = train_and_evaluate(with_layout, tmp_path / "a")

@@ -17,7 +17,7 @@ from tests.helpers import atlas_env, compose_config, run_atlas
 
 # Long enough to be killed mid-run, small enough to finish in seconds.
 ARGS = [
-    "model=mlp", "model.hidden=[32]", "train.steps=1500", "train.batch_size=32",
+    "experiment=digits_cnn", "model=mlp", "model.hidden=[32]", "train.steps=1500", "train.batch_size=32",
     "train.checkpoint_every=100", "train.eval_every=250", "train.log_every=50", "train.progress=false",
     "train.keep_checkpoints=3",
 ]
