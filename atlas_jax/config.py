@@ -168,3 +168,35 @@ def register_configs() -> None:
     cs.store(group="nas", name="base_nas", node=NASConfig)
     cs.store(group="gbdt", name="base_gbdt", node=GBDTConfig)
 
+
+
+def check_known_keys(cfg: Any) -> None:
+    """Raise ConfigError for a key that its section's schema lacks.
+
+    Hydra rejects an unknown key given as `train.newkey=1`, but the append form
+    `+train.newkey=1` adds it to a schema-typed section, where it would be ignored silently.
+    Sections typed as plain dicts (such as `hpo.space.bounds`) accept any key.
+    """
+    import dataclasses
+
+    from omegaconf import DictConfig, OmegaConf
+
+    from atlas_jax.errors import ConfigError
+
+    def walk(node: DictConfig, path: str) -> None:
+        schema = OmegaConf.get_type(node)
+        if schema is not None and dataclasses.is_dataclass(schema):
+            known = {f.name for f in dataclasses.fields(schema)}
+            for key in node.keys():
+                if key not in known:
+                    name = f"{path}.{key}" if path else str(key)
+                    raise ConfigError(
+                        f"unknown config key '{name}' ({schema.__name__} has no field '{key}'); "
+                        f"valid keys: {', '.join(sorted(known))}"
+                    )
+        for key in node.keys():
+            child = node._get_node(key)
+            if isinstance(child, DictConfig):
+                walk(child, f"{path}.{key}" if path else str(key))
+
+    walk(cfg, "")

@@ -77,6 +77,7 @@ def main() -> None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from atlas_jax.config import check_known_keys
         from atlas_jax.errors import AtlasError
         from atlas_jax.tasks import run_task
 
@@ -85,9 +86,15 @@ def main() -> None:
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         try:
+            check_known_keys(cfg)
             summary = run_task(cfg, run_dir)
         except AtlasError as error:
-            logger.error("%s", error)
+            # Only the run's log file gets the log record, because Hydra's console handler would
+            # show the error a second time next to the plain line below.
+            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "%s", (error,), None)
+            for handler in logging.getLogger().handlers:
+                if isinstance(handler, logging.FileHandler):
+                    handler.handle(record)
             print(f"error: {error}", file=sys.stderr)
             if hydra_cfg.mode == RunMode.MULTIRUN:
                 # One diverging or invalid job must not cancel the rest of the sweep.

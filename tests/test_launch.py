@@ -40,6 +40,18 @@ def test_unknown_key_fails_at_compose():
         compose_config(["train.nosuchkey=1"])
 
 
+def test_appended_key_rejected_naming_it():
+    from atlas_jax.config import check_known_keys
+    from atlas_jax.errors import ConfigError
+
+    check_known_keys(compose_config(["experiment=digits_cnn"]))
+    check_known_keys(compose_config(["+hpo.space.bounds.optim.learning_rate=[0.001,0.01]"]))  # an open dict
+    with pytest.raises(ConfigError, match="unknown config key 'train.newkey'"):
+        check_known_keys(compose_config(["+train.newkey=1"]))
+    with pytest.raises(ConfigError, match="unknown config key 'newtop'"):
+        check_known_keys(compose_config(["+newtop=1"]))
+
+
 def test_wrong_type_from_command_line(tmp_path):
     result = run_atlas(["train.steps=abc"], tmp_path, timeout=60)
     assert result.returncode != 0
@@ -52,6 +64,11 @@ def test_unknown_task_lists_tasks(tmp_path):
     assert result.returncode != 0
     assert "unknown task 'nosuchtask'; valid tasks:" in result.stderr
     assert "train" in result.stderr
+    # Shown once on the terminal (stdout and stderr together), and kept in the run's log file.
+    assert (result.stdout + result.stderr).count("unknown task 'nosuchtask'") == 1
+    logs = list((tmp_path / "runs").rglob("*.log"))
+    assert logs
+    assert any("unknown task 'nosuchtask'" in log.read_text() for log in logs)
 
 
 def test_cnn_run_folder_and_summary(tmp_path):
