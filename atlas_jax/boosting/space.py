@@ -1,9 +1,8 @@
 """Search space of GBDT hyperparameters for the HPO runner.
 
-Registered as `gbdt`; keys are Hydra paths of the `gbdt` config group, so a drawn
-config becomes overrides such as `gbdt.max_depth=5`. Use it with
-`hpo.space=atlas_jax.boosting.space:gbdt` (the module path makes the registry
-import this module). Ranges follow common XGBoost/LightGBM tuning practice;
+Registered as `gbdt`, a built-in name (`hpo.space.name=gbdt`); keys are Hydra paths
+of the `gbdt` config group, so a drawn config becomes overrides such as
+`gbdt.max_depth=5`. Ranges follow common XGBoost/LightGBM tuning practice;
 the number of rounds is not searched because early stopping on the validation
 split picks it.
 """

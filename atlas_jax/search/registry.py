@@ -23,7 +23,9 @@ from atlas_jax.errors import ConfigError
 from atlas_jax.search.space import Space
 
 _SPACES: dict[str, Callable[..., Space]] = {}
-_BUILTIN_MODULE = "atlas_jax.search.spaces"
+# Modules whose spaces every lookup knows by name. They import nothing heavy; the NAS
+# spaces (which import JAX and Flax) are found through their module path instead.
+_BUILTIN_MODULES = ("atlas_jax.search.spaces", "atlas_jax.boosting.space")
 
 
 def register_space(name: str, *, replace: bool = False) -> Callable[[Callable[..., Space]], Callable[..., Space]]:
@@ -56,7 +58,8 @@ def register_space(name: str, *, replace: bool = False) -> Callable[[Callable[..
 
 
 def _load_builtin() -> None:
-    importlib.import_module(_BUILTIN_MODULE)
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def available_spaces() -> list[str]:
