@@ -67,8 +67,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         past = [record for record in history if record.task != _task_name(cfg)]
         history_info = {"path": str(meta_history.path), "past_tasks": len(past), "recorded": False}
         if not past:
-            logger.info("meta-history %s has no other task yet, so this study runs without a prior; "
-                        "it will be recorded there for later tasks", meta_history.path)
+            logger.info("meta-history %s has no other task yet, so this study runs without a prior%s",
+                        meta_history.path, "; it will be recorded there for later tasks" if hpo.prior.record else "")
         prior = build_prior(space, features, history, k=int(hpo.prior.k), warm_starts=int(hpo.prior.warm_starts),
                             exclude=[_task_name(cfg)])
         if past:
@@ -97,11 +97,16 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         from atlas_jax.meta import TaskRecord
 
         trials = [{"values": r.values, "metric": r.metric} for r in result.complete]
-        MetaHistory(hpo.prior.history).add(TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode,
-                                                      space=str(hpo.space.name)))
+        written = MetaHistory(hpo.prior.history).add(
+            TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode, space=str(hpo.space.name))
+        )
         history_info["recorded"] = True
-        logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
-                    history_info["path"])
+        if written:
+            logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
+                        history_info["path"])
+        else:
+            logger.info("meta-history %s already holds these %d trials of task %s", history_info["path"],
+                        len(trials), _task_name(cfg))
     return SearchOutcome(result, space, objective, features, prior, history_info)
 
 

@@ -1,5 +1,7 @@
 """Meta-features, history and the k-nearest-task prior."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -72,6 +74,41 @@ def test_history_round_trip(tmp_path):
     records = history.load()
     assert [r.task for r in records] == ["a", "b"]
     assert records[0].features == {"log_samples": 3.0}
+
+
+def test_history_skips_equal_rerun_record(tmp_path):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    record = TaskRecord("a", {"log_samples": 1.0}, [{"values": {"x": 0.1}, "metric": 0.5}])
+    assert history.add(record)
+    assert not history.add(TaskRecord("a", {"log_samples": 1.0}, [{"values": {"x": 0.1}, "metric": 0.5}]))
+    assert history.add(TaskRecord("a", {"log_samples": 1.0}, [{"values": {"x": 0.2}, "metric": 0.6}]))
+    assert len(history.path.read_text().splitlines()) == 2
+
+
+def test_history_ends_cut_last_line_before_appending(tmp_path, caplog):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    history.add(TaskRecord("a", {"log_samples": 1.0}))
+    with open(history.path, "a") as handle:
+        handle.write('{"task": "broken", "feat')
+    with caplog.at_level("WARNING"):
+        assert history.add(TaskRecord("b", {"log_samples": 2.0}))
+    assert "was cut" in caplog.text
+    # The cut line is now a middle line, so loading names it instead of gluing "b" onto it.
+    with pytest.raises(AtlasError, match="line 2 of .*hpo.prior.enabled=false"):
+        history.load()
+    lines = history.path.read_text().splitlines()
+    assert json.loads(lines[-1])["task"] == "b"
+
+
+def test_history_unreadable_files_raise_atlas_error(tmp_path):
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'{"task": "a"}\n\xff\xfe\n')
+    with pytest.raises(AtlasError, match="not UTF-8 text"):
+        MetaHistory(binary).load()
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    with pytest.raises(AtlasError, match="cannot read meta-history"):
+        MetaHistory(folder).load()
 
 
 def test_distances_pick_similar_task():
