@@ -83,6 +83,8 @@ def main() -> None:
 
         # orbax logs every checkpoint step at INFO through absl; keep the run log readable.
         logging.getLogger("absl").setLevel(logging.WARNING)
+        # JAX logs each accelerator backend it fails to find (no TPU here) at INFO.
+        logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         try:

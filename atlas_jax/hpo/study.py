@@ -139,7 +139,10 @@ def run_study(
     if mode not in ("max", "min"):
         raise ConfigError(f"invalid mode {mode!r}: expected max or min")
     if budget <= 0 or num_workers <= 0:
-        raise ConfigError(f"invalid budget {budget} or num_workers {num_workers}: both must be positive")
+        raise ConfigError(
+            f"invalid budget {budget} or num_workers {num_workers} (hpo.budget, hpo.num_workers): "
+            "both must be at least 1"
+        )
     study_dir = Path(study_dir)
     store = StudyStore(study_dir)
     scheduler = None

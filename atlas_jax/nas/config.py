@@ -37,7 +37,7 @@ class NASConfig:
     crossovers: int = 10  # children by crossover per generation
     mutation_prob: float = 0.2  # probability that mutation redraws each decision
     score_examples: Optional[int] = None  # validation examples each candidate is scored on; null uses all
-    rescore_top: int = 5  # with score_examples: the best this many are rescored on the whole validation split
+    rescore_top: int = 5  # with score_examples: the best this many are rescored on the whole validation split (0: none)
     # nevergrad and random search.
     ng_optimizer: str = "DiscreteOnePlusOne"  # nevergrad optimizer name (method=nevergrad)
     budget: int = 200  # candidates scored by nevergrad or random search

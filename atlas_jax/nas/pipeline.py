@@ -37,6 +37,20 @@ DARTS_WEIGHTS = ("shared", "separate")
 WEIGHT_SHARING = ("evolution", "nevergrad", "random")
 
 
+def validate(cfg: NASConfig) -> None:
+    """Raise ConfigError, naming the `nas.*` key, for a setting outside its range."""
+    from atlas_jax.nas.training import RULES
+
+    if cfg.rule not in RULES:
+        raise ConfigError(f"unknown nas.rule '{cfg.rule}'; valid: {', '.join(RULES)}")
+    if not 0.0 <= cfg.largest_fraction < 1.0:
+        raise ConfigError(f"nas.largest_fraction must be in [0, 1), got {cfg.largest_fraction}")
+    if cfg.score_examples is not None and cfg.score_examples < 1:
+        raise ConfigError(f"nas.score_examples must be at least 1 or null (all), got {cfg.score_examples}")
+    if cfg.rescore_top < 0:
+        raise ConfigError(f"nas.rescore_top must be 0 (no rescoring) or more, got {cfg.rescore_top}")
+
+
 def constraints_of(cfg: NASConfig) -> Constraints:
     return Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
 
@@ -67,8 +81,7 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
     latency_runner = None
     if cfg.max_latency_ms is not None:
         latency_runner = SubnetRunner(net, mode="slice", num_buckets=cfg.num_buckets, cache_size=cfg.cache_size)
-    if cfg.score_examples is not None and cfg.score_examples < 1:
-        raise ConfigError(f"nas.score_examples must be at least 1 or null (all), got {cfg.score_examples}")
+    validate(cfg)
     score_x, score_y = x_val, y_val
     if cfg.score_examples is not None and cfg.score_examples < len(y_val):
         # A fixed random subset (the split itself is stored in the source's order).
@@ -99,8 +112,10 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         else:
             result = random_search(evaluator, samples=cfg.budget, seed=seed)
         best, score, history = result.best_arch, result.best_score, result.history
+        report["score_examples"] = len(score_y)
         if score_y is not y_val and cfg.rescore_top > 0:
             best, score = rescore(evaluator, history, x_val, y_val, cfg.rescore_top)
+            report["score_examples"] = len(y_val)
         report["search_compile_seconds"] = runner.stats.seconds - compile_before_search
     elif cfg.method.startswith("darts"):
         outcome = darts_search(

@@ -8,8 +8,8 @@ A researcher adds a space in their own module:
     def my_mlp(max_width: int = 512) -> Space:
         return Space({"model": {"hidden": ...}, "optim": {"learning_rate": Float(1e-4, 1e-1, log=True)}})
 
-and names it from Hydra as `hpo.space=my_mlp` (with `hpo.space_module=my_pkg.spaces`
-so the module is imported), or as `hpo.space=my_pkg.spaces:my_mlp`.
+and names it from Hydra as `hpo.space.name=my_mlp` (with `hpo.space.module=my_pkg.spaces`
+so the module is imported), or as `hpo.space.name=my_pkg.spaces:my_mlp`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def get_space(name: str, bounds: Mapping[str, Any] | None = None, **bound_overri
     if name not in _SPACES:
         raise ConfigError(
             f"unknown search space '{name}'; registered spaces: {', '.join(sorted(_SPACES))}. "
-            "Import the module that registers it (hpo.space_module) or use 'module:name'."
+            "Import the module that registers it (hpo.space.module) or use 'module:name'."
         )
     factory = _SPACES[name]
     accepted = inspect.signature(factory).parameters

@@ -205,7 +205,13 @@ class Space:
                     f"invalid bound override: '{path}' is not a parameter of this space; "
                     f"parameters: {', '.join(self.params)}"
                 )
-            definition[path] = self.params[path].with_bounds(override, path)
+            try:
+                definition[path] = self.params[path].with_bounds(override, path)
+            except ConfigError as error:
+                message = str(error)
+                if f"'{path}'" in message:
+                    raise
+                raise ConfigError(f"invalid bound override for '{path}': {message}") from error
         return Space(_prune_conditions(definition), constraints=self.constraints)
 
 

@@ -44,6 +44,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     steps = cfg.hpo.retrain_steps or cfg.hpo.trial_steps
     trial = Trial(-1, best.values, best.overrides, run_dir / "final")
     final_cfg = outcome.objective.trial_config(trial, steps=steps)
+    # Trials run silently side by side; the retrain runs alone, so it shows progress as a run does.
+    final_cfg.train.progress = bool(cfg.train.progress)
+    logger.info("retraining the best config (trial %d) for %d steps on %s", best.trial, steps,
+                "train+val" if cfg.hpo.retrain else "train")
     data_cfg = OmegaConf.to_object(final_cfg.data) if not isinstance(final_cfg.data, DataConfig) else final_cfg.data
     dataset = load_dataset(data_cfg)
     if cfg.hpo.retrain:

@@ -54,7 +54,12 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     from atlas_jax.meta import MetaHistory, build_prior
     from atlas_jax.search import build_space
 
+    from atlas_jax.hpo.store import TRIALS_FILE
+    from atlas_jax.train.run_folder import check_study_config
+
     hpo = cfg.hpo
+    trials_path = Path(run_dir) / TRIALS_FILE
+    check_study_config(run_dir, cfg, has_trials=trials_path.is_file() and trials_path.stat().st_size > 0)
     space = build_space(hpo.space)
     logger.info("search space %s: %s", hpo.space.name, ", ".join(space.paths))
 
@@ -105,7 +110,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
             logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
                         history_info["path"])
         else:
-            logger.info("meta-history %s already holds these %d trials of task %s", history_info["path"],
+            logger.info("meta-history %s already contains these %d trials of task %s", history_info["path"],
                         len(trials), _task_name(cfg))
     return SearchOutcome(result, space, objective, features, prior, history_info)
 

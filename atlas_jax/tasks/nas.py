@@ -57,9 +57,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         lines = "".join(json.dumps(entry, default=float) + "\n" for entry in history)
         _write_text(run_dir / "trials.jsonl", lines)
         write_json(search_path, report)
+        scored_on = f" on {report['score_examples']} examples" if report.get("score_examples") else ""
         logger.info(
-            "%s found %s (val acc with inherited weights: %s) in %.1f s run + %.1f s compile",
-            nas_cfg.method, report["best_arch"], report["val_accuracy"],
+            "%s found %s (val acc with inherited weights%s: %s) in %.1f s run + %.1f s compile",
+            nas_cfg.method, report["best_arch"], scored_on, report["val_accuracy"],
             report["search_run_seconds"], report["compile_seconds"],
         )
 

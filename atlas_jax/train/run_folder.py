@@ -63,6 +63,54 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
         tmp.replace(path)
 
 
+STUDY_CONFIG = "study_config.yaml"
+# Keys a study may change between its start and a rerun: more trials (`hpo.budget`), how
+# they are run, and what happens after the search. Everything else decides what a recorded
+# trial measured, so a change would mix incomparable trials in one study.
+STUDY_FREE_KEYS = (
+    "hpo.budget", "hpo.num_workers", "hpo.executor", "hpo.max_failures", "hpo.retrain", "hpo.retrain_steps",
+    "hpo.prior.record",
+)
+STUDY_FREE_PREFIXES = ("hpo.slurm.",)
+
+
+def check_study_config(study_dir: Path, cfg: Any, *, has_trials: bool) -> None:
+    """Record a study's config on first start; on a rerun with recorded trials, reject a change.
+
+    The comparison leaves out the keys a run may change (`NON_IDENTITY_KEYS`, the device
+    layout) and those in `STUDY_FREE_KEYS`.
+
+    Raises:
+        AtlasError: the study folder contains trials recorded under another config; the
+            message names the changed keys.
+    """
+    path = Path(study_dir) / STUDY_CONFIG
+
+    def identity(config: Any) -> dict[str, Any]:
+        flat = _flatten(OmegaConf.to_container(config, resolve=True))
+        return {
+            k: v for k, v in flat.items()
+            if _is_identity_key(k) and k not in STUDY_FREE_KEYS and not k.startswith(STUDY_FREE_PREFIXES)
+        }
+
+    if has_trials and path.exists():
+        saved, current = identity(OmegaConf.load(path)), identity(cfg)
+        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+        if changed:
+            details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            raise AtlasError(
+                f"study folder {study_dir} contains trials run under a different config ({details}{more}); "
+                f"rerun with the original values, or choose another folder (hydra.run.dir=...). "
+                f"Only {', '.join(STUDY_FREE_KEYS)} may change between reruns"
+            )
+    if not path.exists() or not has_trials:
+        Path(study_dir).mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        tmp.replace(path)
+
+
 @contextlib.contextmanager
 def lock_run_folder(run_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on `run_dir` so that a second process cannot train into it at the same time.

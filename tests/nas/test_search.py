@@ -108,3 +108,19 @@ def test_subset_scoring_rescores_finalists_on_all_of_validation(digits):
     assert report["val_accuracy"] == full
     subset_scores = sorted((h["score"] for h in report["history"]), reverse=True)
     assert all(abs(s * 50 - round(s * 50)) < 1e-9 for s in subset_scores)  # history scores use 50 examples
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("rule", "zigzag", "unknown nas.rule 'zigzag'"),
+    ("largest_fraction", 1.5, "nas.largest_fraction must be in"),
+    ("score_examples", 0, "nas.score_examples must be at least 1"),
+    ("rescore_top", -1, "nas.rescore_top must be 0"),
+])
+def test_bad_nas_settings_name_their_key(field, value, message):
+    from atlas_jax.errors import ConfigError
+    from atlas_jax.nas.config import NASConfig
+    from atlas_jax.nas.pipeline import validate
+
+    validate(NASConfig())
+    with pytest.raises(ConfigError, match=message):
+        validate(NASConfig(**{field: value}))

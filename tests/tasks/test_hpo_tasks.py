@@ -51,3 +51,30 @@ def test_automl_task_uses_history(tmp_path):
     assert second["prior_neighbors"][0][0] == "wine"
     assert second["warm_starts"] == 3
     assert second["meta_history"]["past_tasks"] == 1
+
+
+def test_appended_bound_replaces_experiment_bound():
+    """The README's `+hpo.space.bounds.<path>=[low,high]` form wins over the experiment's bound."""
+    from atlas_jax.search import build_space
+
+    cfg = compose_config(config_dir(), ["experiment=digits_automl", "+hpo.space.bounds.optim.learning_rate=[0.002,0.004]"])
+    learning_rate = build_space(cfg.hpo.space).params["optim.learning_rate"]
+    assert (learning_rate.low, learning_rate.high) == (0.002, 0.004)
+    assert build_space(cfg.hpo.space).params["model.dropout"].low == 0.1  # the experiment's other bounds stay
+
+
+def test_changed_study_config_rejected_on_rerun(tmp_path):
+    from atlas_jax.errors import AtlasError
+    from atlas_jax.tasks import hpo
+
+    overrides = small_overrides(tmp_path, "hpo")
+    first = overrides[:-1] + ["hpo.budget=1", "hpo.prior.enabled=false"]
+    hpo.run(compose_config(config_dir(), first), tmp_path / "run")
+    lines = (tmp_path / "run" / "trials.jsonl").read_text().splitlines()
+    changed = [o for o in first if not o.startswith("hpo.trial_steps")] + ["hpo.trial_steps=30"]
+    with pytest.raises(AtlasError, match=r"hpo.trial_steps: 20 -> 30"):
+        hpo.run(compose_config(config_dir(), changed), tmp_path / "run")
+    assert (tmp_path / "run" / "trials.jsonl").read_text().splitlines() == lines  # nothing was lost or added
+    # More trials may be asked of the same study.
+    more = [o for o in first if not o.startswith("hpo.budget")] + ["hpo.budget=2"]
+    assert hpo.run(compose_config(config_dir(), more), tmp_path / "run")["trials"] == {"complete": 2}
