@@ -26,6 +26,9 @@ RETRAIN_STEPS = {"digits": 400, "mnist14": 300}
 # Stand-alone training of each ranked architecture: the final retraining budget, so the
 # ranking is checked against the accuracy a searched network would really get.
 RANK_STEPS = RETRAIN_STEPS
+# Architectures in the ranking check. The first 30 are the same for any larger count, so the
+# first 30 rows of a 60-row check are the 30-row check.
+RANK_COUNT = 60
 BATCH = 64
 
 

@@ -2,7 +2,7 @@
 
     python experiments/nas_vs_darts/rank.py DATASET [COUNT]
 
-Trains the supernet as `ours` does (seed 0), scores COUNT (default 30) distinct random
+Trains the supernet as `ours` does (seed 0), scores COUNT (default common.RANK_COUNT, 60) distinct random
 architectures with inherited weights, trains each from scratch, and compares the rankings.
 """
 
@@ -21,7 +21,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     common.use_compile_cache()
     dataset = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else common.RANK_COUNT
     from scipy import stats
 
     from atlas_jax.nas.runner import SubnetRunner, arch_key

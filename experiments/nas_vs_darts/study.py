@@ -38,7 +38,7 @@ def jobs(datasets: tuple[str, ...]) -> list[tuple[str, list[str]]]:
     for dataset in datasets:
         for method in METHODS[:4]:
             out.append((f"{dataset}_{method}.json", ["run_method.py", dataset, method]))
-        out.append((f"{dataset}_rank.json", ["rank.py", dataset]))
+        out.append((f"{dataset}_rank.json", ["rank.py", dataset, str(common.RANK_COUNT)]))
         for which in ("supernet", "largest"):
             out.append((f"{dataset}_memory_{which}.json", ["memory.py", dataset, which]))
         # The slowest baselines run last, so the targets' measurements finish first.
@@ -95,6 +95,14 @@ def report() -> str:
             lines += ["", f"Kendall tau, supernet (inherited weights) vs stand-alone validation accuracy over "
                           f"{rank['count']} architectures: **{rank['kendall_tau']:.3f}** (p = {rank['kendall_p']:.2g}); "
                           f"Spearman {rank['spearman']:.3f}; tau of parameter count alone {rank['params_kendall_tau']:.3f}."]
+            if rank["count"] > 30:
+                from scipy import stats
+
+                halves = [rank["rows"][:30], rank["rows"][30:]]
+                taus = [stats.kendalltau([r["supernet"] for r in h], [r["standalone"] for r in h]).statistic
+                        for h in halves]
+                lines[-1] += (f" The first 30 architectures alone give {taus[0]:.3f}, the other "
+                              f"{len(halves[1])} give {taus[1]:.3f}.")
         sup, big = load(f"{dataset}_memory_supernet.json"), load(f"{dataset}_memory_largest.json")
         if sup and big:
             lines += ["", f"Memory: supernet training peak RSS {sup['peak_rss_mb']:.0f} MiB vs largest sub-network "
