@@ -27,6 +27,7 @@ class NASConfig:
     weight_decay: float = 1e-4  # AdamW decoupled weight decay of the shared weights
     rule: str = "sandwich"  # path sampling: uniform (one random path), sandwich (largest, smallest, random) or progressive (largest first, then uniform)
     largest_fraction: float = 0.25  # progressive rule: fraction of the steps that train only the largest network
+    largest_prob: float = 0.25  # progressive rule, later steps: chance of training the largest instead of a random path
     num_random: int = 2  # sandwich rule: random paths per step
     distill: bool = False  # sandwich rule: non-largest paths learn from the largest path's predictions
     # Evolution (AutoFormer-style).

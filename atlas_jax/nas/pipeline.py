@@ -45,6 +45,8 @@ def validate(cfg: NASConfig) -> None:
         raise ConfigError(f"unknown nas.rule '{cfg.rule}'; valid: {', '.join(RULES)}")
     if not 0.0 <= cfg.largest_fraction < 1.0:
         raise ConfigError(f"nas.largest_fraction must be in [0, 1), got {cfg.largest_fraction}")
+    if not 0.0 <= cfg.largest_prob < 1.0:
+        raise ConfigError(f"nas.largest_prob must be in [0, 1), got {cfg.largest_prob}")
     if cfg.score_examples is not None and cfg.score_examples < 1:
         raise ConfigError(f"nas.score_examples must be at least 1 or null (all), got {cfg.score_examples}")
     if cfg.rescore_top < 0:
@@ -97,7 +99,7 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         trained = train_supernet(
             runner, x_train, y_train, steps=cfg.supernet_steps, batch_size=cfg.batch_size, rule=cfg.rule,
             num_random=cfg.num_random, distill=cfg.distill, learning_rate=cfg.learning_rate,
-            largest_fraction=cfg.largest_fraction,
+            largest_fraction=cfg.largest_fraction, largest_prob=cfg.largest_prob,
             weight_decay=cfg.weight_decay, seed=seed, sampler=lambda rng: evaluator.sample_feasible(rng),
         )
         report["supernet_run_seconds"] = trained.run_seconds

@@ -108,17 +108,22 @@ def chunk_sizes(steps: int, chunk: int) -> list[int]:
 def sample_paths(
     runner: SubnetRunner, rule: str, num_random: int, rng: np.random.Generator,
     sampler: Callable[[np.random.Generator], Arch] | None = None, warmup: bool = False,
+    largest_prob: float = 0.0,
 ) -> list[Arch]:
     """Return the sub-networks trained in one step; under the sandwich rule the largest comes first.
 
-    `warmup` marks the first phase of the progressive rule, which trains only the largest network.
+    `warmup` marks the first phase of the progressive rule, which trains only the largest
+    network. After it, the progressive rule trains the largest with probability
+    `largest_prob` and a random path otherwise.
     """
     decisions = runner.decisions
     draw = sampler or decisions.sample
     if rule == "uniform":
         return [draw(rng)]
     if rule == "progressive":
-        return [decisions.largest()] if warmup else [draw(rng)]
+        if warmup or (largest_prob > 0.0 and rng.uniform() < largest_prob):
+            return [decisions.largest()]
+        return [draw(rng)]
     if rule == "sandwich":
         return [decisions.largest(), decisions.smallest()] + [draw(rng) for _ in range(num_random)]
     raise ConfigError(f"unknown sampling rule '{rule}'; valid: {', '.join(RULES)}")
@@ -141,6 +146,7 @@ def train_supernet(
     log_every: int = 100,
     chunk: int = 50,
     largest_fraction: float = 0.25,
+    largest_prob: float = 0.25,
 ) -> TrainResult:
     """Train the shared weights of `runner`'s supernet and store them back in `runner.params`.
 
@@ -154,9 +160,11 @@ def train_supernet(
         y: int32[n] labels.
         steps: optimizer steps.
         batch_size: examples per step (every path trains on the same batch).
-        rule: "uniform" (one random path per step), "sandwich", or "progressive" (the largest
-            network alone for the first `largest_fraction` of the steps, then one random path
-            per step; a two-phase form of once-for-all's progressive shrinking).
+        rule: "uniform" (one random path per step), "sandwich", or "progressive": the largest
+            network alone for the first `largest_fraction` of the steps, then one path per
+            step, the largest with probability `largest_prob` and a random one otherwise. It
+            is a one-path-per-step form of the sandwich rule's aim, keeping the widest
+            weights as trained as the inner ones, after a largest-first start.
         num_random: random paths per step under the sandwich rule.
         distill: train non-largest paths on the largest path's predictions (sandwich only).
         learning_rate: peak AdamW learning rate (cosine decay).
@@ -168,11 +176,14 @@ def train_supernet(
             batch indices of a whole chunk, and one program scans over them, so per-step Python
             and dispatch overhead is paid once per chunk.
         largest_fraction: progressive rule: fraction of the steps that train only the largest.
+        largest_prob: progressive rule: chance that a later step trains the largest network.
     """
     if rule not in RULES:
         raise ConfigError(f"unknown sampling rule '{rule}'; valid: {', '.join(RULES)}")
     if not 0.0 <= largest_fraction < 1.0:
         raise ConfigError(f"largest_fraction must be in [0, 1), got {largest_fraction}")
+    if not 0.0 <= largest_prob < 1.0:
+        raise ConfigError(f"largest_prob must be in [0, 1), got {largest_prob}")
     warmup_steps = int(largest_fraction * steps) if rule == "progressive" else 0
     if distill and rule != "sandwich":
         raise ConfigError("in-place distillation needs rule='sandwich' (the largest path is the teacher)")
@@ -231,7 +242,8 @@ def train_supernet(
         for count in chunk_sizes(steps, chunk):
             index = batches.next_indices(count)
             paths = [
-                sample_paths(runner, rule, num_random, rng, sampler, warmup=done + i < warmup_steps)
+                sample_paths(runner, rule, num_random, rng, sampler, warmup=done + i < warmup_steps,
+                             largest_prob=largest_prob)
                 for i in range(count)
             ]
             per_step = len(paths[0])
@@ -250,7 +262,8 @@ def train_supernet(
         for step in range(1, steps + 1):
             xb, yb = batches.next()
             grads, teacher, total = None, None, 0.0
-            paths = sample_paths(runner, rule, num_random, rng, sampler, warmup=step <= warmup_steps)
+            paths = sample_paths(runner, rule, num_random, rng, sampler, warmup=step <= warmup_steps,
+                                 largest_prob=largest_prob)
             for i, path in enumerate(paths):
                 dims, gates = runner.encode(path)
                 args = (params, xb, yb, teacher, gates)

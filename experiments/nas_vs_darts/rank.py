@@ -38,7 +38,8 @@ def main() -> None:
     start = time.perf_counter()
     cfg = nas_config("ours", dataset, 0)
     train_supernet(runner, data.train.x, data.train.y, steps=cfg.supernet_steps, batch_size=cfg.batch_size,
-                   rule=cfg.rule, largest_fraction=cfg.largest_fraction, learning_rate=cfg.learning_rate,
+                   rule=cfg.rule, largest_fraction=cfg.largest_fraction, largest_prob=cfg.largest_prob,
+                   learning_rate=cfg.learning_rate,
                    weight_decay=cfg.weight_decay, seed=0)
     supernet_seconds = time.perf_counter() - start
     evaluator = ArchEvaluator(space, runner, data.val.x, data.val.y)

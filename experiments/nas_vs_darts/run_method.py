@@ -31,9 +31,10 @@ def nas_config(method: str, dataset: str, seed: int):
                     plain_steps=200, arch_learning_rate=1e-2)
     if method in ("ours", "rs_ws"):
         # Progressive rule: the largest network alone for the first quarter of the steps, then one
-        # random path per step. The sandwich rule costs about four masked passes per step.
+        # path per step, the largest with probability 0.25. The sandwich rule costs about four
+        # masked passes per step.
         cfg.method = "evolution" if method == "ours" else "random"
-        cfg.mode, cfg.rule, cfg.largest_fraction = "masked", "progressive", 0.25
+        cfg.mode, cfg.rule, cfg.largest_fraction, cfg.largest_prob = "masked", "progressive", 0.25, 0.25
         cfg.supernet_steps, cfg.learning_rate = common.SUPERNET_STEPS[dataset], common.SUPERNET_LEARNING_RATE
         cfg.score_examples = common.SCORE_EXAMPLES
     elif method in ("darts1", "darts2"):

@@ -113,6 +113,7 @@ def test_subset_scoring_rescores_finalists_on_all_of_validation(digits):
 @pytest.mark.parametrize("field,value,message", [
     ("rule", "zigzag", "unknown nas.rule 'zigzag'"),
     ("largest_fraction", 1.5, "nas.largest_fraction must be in"),
+    ("largest_prob", -0.1, "nas.largest_prob must be in"),
     ("score_examples", 0, "nas.score_examples must be at least 1"),
     ("rescore_top", -1, "nas.rescore_top must be 0"),
 ])

@@ -71,23 +71,36 @@ def test_progressive_rule_paths():
     assert any(path != largest for path in later)
 
 
-def test_progressive_warmup_equals_training_the_largest(digits):
-    """With every step in the warm-up phase, progressive training is training the largest alone."""
+def test_progressive_largest_steps_equal_training_the_largest(digits):
+    """Warm-up steps and steps that draw the largest train exactly what training the largest alone does."""
     space = nas_space("mlp", **SPACE)
     params = []
     for rule, sampler in (("progressive", None), ("uniform", lambda rng: largest)):
         runner = SubnetRunner(supernet_for_space(space, (8, 8, 1), 10, seed=0), mode="masked")
         largest = runner.decisions.largest()
+        # With largest_prob near 1 every step after the warm-up draws the largest too (seeded).
         train_supernet(runner, *digits["train"], steps=4, batch_size=32, rule=rule, sampler=sampler, seed=3,
-                       largest_fraction=0.99)
+                       largest_fraction=0.5, largest_prob=0.999)
         params.append(runner.params)
     for a, b in zip(jax.tree.leaves(params[0]), jax.tree.leaves(params[1])):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_progressive_largest_prob_mixes_paths():
+    space = nas_space("mlp", **SPACE)
+    runner = SubnetRunner(supernet_for_space(space, (8, 8, 1), 10, seed=0), mode="masked")
+    rng = np.random.default_rng(1)
+    largest = runner.decisions.largest()
+    paths = [sample_paths(runner, "progressive", 0, rng, largest_prob=0.5)[0] for _ in range(400)]
+    share = sum(p == largest for p in paths) / len(paths)
+    # Half the steps pick the largest on purpose, and a random draw is the largest 1 time in 18.
+    assert 0.45 < share < 0.62
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(rule="zigzag"), "unknown sampling rule 'zigzag'"),
     (dict(rule="progressive", largest_fraction=1.0), "largest_fraction must be in"),
+    (dict(rule="progressive", largest_prob=1.0), "largest_prob must be in"),
 ])
 def test_bad_training_settings(digits, kwargs, message):
     space = nas_space("mlp", **SPACE)
