@@ -85,7 +85,7 @@ class Batches:
         return np.stack([self.next_index() for _ in range(count)])
 
 
-def check_finite(losses: Any, first_step: int, what: str, advice: str) -> np.ndarray:
+def check_finite(losses: Any, first_step: int, quantity: str, advice: str) -> np.ndarray:
     """Return a chunk's losses as numpy; raise NonFiniteLossError naming the first bad step.
 
     `first_step` is the number of steps done before the chunk.
@@ -93,7 +93,7 @@ def check_finite(losses: Any, first_step: int, what: str, advice: str) -> np.nda
     losses = np.asarray(losses)
     bad = np.flatnonzero(~np.isfinite(losses))
     if bad.size:
-        raise NonFiniteLossError(f"{what} became {losses[bad[0]]} at step {first_step + bad[0] + 1}; {advice}")
+        raise NonFiniteLossError(f"{quantity} became {losses[bad[0]]} at step {first_step + bad[0] + 1}; {advice}")
     return losses
 
 
