@@ -23,8 +23,8 @@ from atlas_jax.errors import ConfigError
 from atlas_jax.search.space import Space
 
 _SPACES: dict[str, Callable[..., Space]] = {}
-# Modules whose spaces every lookup knows by name. They import nothing heavy; the NAS
-# spaces (which import JAX and Flax) are found through their module path instead.
+# Modules whose spaces every lookup finds by name. They import nothing heavy, whereas the NAS
+# spaces import JAX and Flax, so those are looked up through their module path instead.
 _BUILTIN_MODULES = ("atlas_jax.search.spaces", "atlas_jax.boosting.space")
 
 

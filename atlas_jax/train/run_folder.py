@@ -34,6 +34,41 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
+def _identity(config: Any, free_keys: tuple[str, ...] = (), free_prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Flatten `config` and keep the keys that decide what is computed."""
+    flat = _flatten(OmegaConf.to_container(config, resolve=True))
+    return {
+        k: v for k, v in flat.items()
+        if _is_identity_key(k) and k not in free_keys and not k.startswith(free_prefixes)
+    }
+
+
+def _changes(path: Path, cfg: Any, free_keys: tuple[str, ...] = (), free_prefixes: tuple[str, ...] = ()) -> str:
+    """Describe how `cfg` differs from the config saved at `path` ("" when it does not).
+
+    Raises:
+        AtlasError: the saved config cannot be read (cut or edited by hand).
+    """
+    try:
+        saved_config = OmegaConf.load(path)
+    except Exception as error:  # OmegaConf raises several YAML and type errors
+        raise AtlasError(
+            f"cannot read the saved config {path}: {error}; restore it, or choose another folder "
+            "(hydra.run.dir=...)"
+        ) from error
+    saved, current = _identity(saved_config, free_keys, free_prefixes), _identity(cfg, free_keys, free_prefixes)
+    changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+    details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
+    return details + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+
+
+def _save(path: Path, cfg: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    tmp.replace(path)
+
+
 def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: bool) -> None:
     """Record the run's config on first start; on restart, reject a changed config.
 
@@ -42,25 +77,20 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
             contains checkpoints while `train.resume=false`.
     """
     path = Path(run_dir) / RUN_CONFIG
-    current = {k: v for k, v in _flatten(OmegaConf.to_container(cfg, resolve=True)).items() if _is_identity_key(k)}
     if has_checkpoints and not resume:
         raise AtlasError(
             f"run folder {run_dir} already contains checkpoints; rerun with train.resume=true to continue "
             "that run, or choose another folder (hydra.run.dir=...) to start a new one"
         )
     if has_checkpoints and path.exists():
-        saved = {k: v for k, v in _flatten(OmegaConf.to_container(OmegaConf.load(path), resolve=True)).items() if _is_identity_key(k)}
-        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
-        if changed:
-            details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
+        details = _changes(path, cfg)
+        if details:
             raise AtlasError(
                 f"run folder {run_dir} contains a run with a different config ({details}); "
                 "resume it with its original config, or choose another folder (hydra.run.dir=...)"
             )
     if not path.exists() or not has_checkpoints:
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        tmp.replace(path)
+        _save(path, cfg)
 
 
 STUDY_CONFIG = "study_config.yaml"
@@ -81,34 +111,20 @@ def check_study_config(study_dir: Path, cfg: Any, *, has_trials: bool) -> None:
     layout) and those in `STUDY_FREE_KEYS`.
 
     Raises:
-        AtlasError: the study folder contains trials recorded under another config; the
-            message names the changed keys.
+        AtlasError: the study folder contains trials recorded under another config (the
+            message names the changed keys), or its saved config cannot be read.
     """
     path = Path(study_dir) / STUDY_CONFIG
-
-    def identity(config: Any) -> dict[str, Any]:
-        flat = _flatten(OmegaConf.to_container(config, resolve=True))
-        return {
-            k: v for k, v in flat.items()
-            if _is_identity_key(k) and k not in STUDY_FREE_KEYS and not k.startswith(STUDY_FREE_PREFIXES)
-        }
-
     if has_trials and path.exists():
-        saved, current = identity(OmegaConf.load(path)), identity(cfg)
-        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
-        if changed:
-            details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
-            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        details = _changes(path, cfg, STUDY_FREE_KEYS, STUDY_FREE_PREFIXES)
+        if details:
             raise AtlasError(
-                f"study folder {study_dir} contains trials run under a different config ({details}{more}); "
+                f"study folder {study_dir} contains trials run under a different config ({details}); "
                 f"rerun with the original values, or choose another folder (hydra.run.dir=...). "
                 f"Only {', '.join(STUDY_FREE_KEYS)} may change between reruns"
             )
     if not path.exists() or not has_trials:
-        Path(study_dir).mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".yaml.tmp")
-        tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        tmp.replace(path)
+        _save(path, cfg)
 
 
 @contextlib.contextmanager
