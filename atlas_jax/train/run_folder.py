@@ -59,7 +59,12 @@ def _changes(path: Path, cfg: Any, free_keys: tuple[str, ...] = (), free_prefixe
     saved, current = _identity(saved_config, free_keys, free_prefixes), _identity(cfg, free_keys, free_prefixes)
     changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
     details = "; ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in changed[:5])
-    return details + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    details += f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    missing = len(current.keys() - saved.keys())
+    if missing:
+        # Configs are written whole (temp file, then rename), so missing keys point at damage.
+        details += f"; {path} lacks {missing} key{'s' if missing > 1 else ''}, so it may have been cut or edited by hand"
+    return details
 
 
 def _save(path: Path, cfg: Any) -> None:

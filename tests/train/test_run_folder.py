@@ -29,3 +29,10 @@ def test_cut_saved_config_raises_clear_error(tmp_path):
     (run_dir / "run_config.yaml").write_text("hpo: {budget: [")
     with pytest.raises(AtlasError, match="cannot read the saved config"):
         check_run_config(run_dir, study_config(), has_checkpoints=True, resume=True)
+
+
+def test_cut_but_parsable_config_is_named(tmp_path):
+    check_study_config(tmp_path, study_config(), has_trials=False)
+    (tmp_path / STUDY_CONFIG).write_text("hpo:\n  budget: 4\n")
+    with pytest.raises(AtlasError, match="lacks 1 key, so it may have been cut"):
+        check_study_config(tmp_path, study_config(), has_trials=True)
