@@ -51,6 +51,10 @@ def validate(cfg: NASConfig) -> None:
         raise ConfigError(f"nas.score_examples must be at least 1 or null (all), got {cfg.score_examples}")
     if cfg.rescore_top < 0:
         raise ConfigError(f"nas.rescore_top must be 0 (no rescoring) or more, got {cfg.rescore_top}")
+    if cfg.screen_examples is not None and cfg.screen_examples < 1:
+        raise ConfigError(f"nas.screen_examples must be at least 1 or null (off), got {cfg.screen_examples}")
+    if not cfg.screen_z > 0:
+        raise ConfigError(f"nas.screen_z must be positive, got {cfg.screen_z}")
 
 
 def constraints_of(cfg: NASConfig) -> Constraints:
@@ -90,7 +94,8 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         pick = np.sort(np.random.default_rng(seed).permutation(len(y_val))[: cfg.score_examples])
         score_x, score_y = x_val[pick], y_val[pick]
     evaluator = ArchEvaluator(
-        space, runner, score_x, score_y, constraints_of(cfg), latency_runner, x_val[: cfg.latency_batch]
+        space, runner, score_x, score_y, constraints_of(cfg), latency_runner, x_val[: cfg.latency_batch],
+        screen_examples=cfg.screen_examples if cfg.method == "evolution" else None, screen_z=cfg.screen_z, seed=seed,
     )
     report: dict[str, Any] = {"method": cfg.method, "seed": seed, "mode": mode, "space_size": decisions.count()}
     start = time.perf_counter()
@@ -166,6 +171,7 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         "compile_stats": runner.stats.as_dict(),
         "candidates_scored": len(evaluator.scores) if cfg.method != "plain_random" else len(history),
         "candidates_rejected": evaluator.rejected,
+        "candidates_screened": len(evaluator.screened),
         "history": history,
     })
     report["_runner"] = runner

@@ -43,6 +43,12 @@ class ArchEvaluator:
         constraints: limits on parameters, FLOPs and latency.
         latency_runner: exact-slice runner used to time candidates (only with max_latency_ms).
         latency_batch: float32[batch, ...] inputs the latency is measured on.
+        screen_examples: with a floor passed to `score_many`, candidates are first scored on this
+            many validation examples (a fixed random subset), and on the rest only when they may
+            still reach the floor. None scores every candidate on all of (x_val, y_val).
+        screen_z: a candidate is screened out when its subset accuracy plus this many standard
+            errors stays below the floor.
+        seed: seed of the screening subset.
     """
 
     def __init__(
@@ -54,16 +60,29 @@ class ArchEvaluator:
         constraints: Constraints | None = None,
         latency_runner: SubnetRunner | None = None,
         latency_batch: Any = None,
+        screen_examples: int | None = None,
+        screen_z: float = 2.0,
+        seed: int = 0,
     ):
+        if screen_examples is not None and screen_examples < 1:
+            raise ConfigError(f"screen_examples must be at least 1 or None (no screening), got {screen_examples}")
+        if screen_z <= 0:
+            raise ConfigError(f"screen_z must be positive, got {screen_z}")
         self.space, self.runner, self.decisions = space, runner, runner.decisions
         self.x_val, self.y_val = x_val, y_val
         self.constraints = constraints or Constraints()
         if self.constraints.max_latency_ms is not None and (latency_runner is None or latency_batch is None):
             raise ConfigError("a latency constraint needs latency_runner and latency_batch to measure with")
         self.latency_runner, self.latency_batch = latency_runner, latency_batch
-        self.scores: dict[tuple, float] = {}
+        self.scores: dict[tuple, float] = {}  # {arch key: accuracy}; an estimate for a screened-out one
+        self.screened: set[tuple] = set()  # keys whose score comes from the screening subset only
         self._latency: dict[tuple, float] = {}
         self.rejected = 0
+        self.screen_examples = screen_examples if screen_examples and screen_examples < len(y_val) else None
+        self.screen_z = screen_z
+        # Screening subset first, then the rest, both in a fixed random order; a candidate that
+        # passes screening gets exactly its full-split count (subset count plus rest count).
+        self._order = np.random.default_rng(seed).permutation(len(y_val))
 
     def cost(self, arch: Arch) -> dict[str, float]:
         """Return params, FLOPs and (when constrained) latency in milliseconds of `arch`."""
@@ -97,13 +116,45 @@ class ArchEvaluator:
             self.scores[key] = self.runner.accuracy(self.runner.params, self.x_val, self.y_val, arch)
         return self.scores[key]
 
-    def score_many(self, archs: list[Arch]) -> list[float]:
-        """Return the validation accuracy of several architectures, scoring only uncached ones."""
+    def score_many(self, archs: list[Arch], floor: float | None = None) -> list[float]:
+        """Return the validation accuracy of several architectures, scoring only uncached ones.
+
+        Args:
+            archs: architectures to score.
+            floor: with `screen_examples`, the score a candidate must be able to reach to matter
+                (evolution passes the weakest parent's score). A candidate whose
+                subset accuracy plus `screen_z` standard errors falls below it is not scored
+                on the rest; its score is then the subset estimate, which is below the floor.
+        """
         archs = [self.decisions.canonical(a) for a in archs]
         todo = {arch_key(a): a for a in archs if arch_key(a) not in self.scores}
-        if todo:
-            values = self.runner.accuracy_many(self.runner.params, self.x_val, self.y_val, list(todo.values()))
+        if not todo:
+            return [self.scores[arch_key(a)] for a in archs]
+        params, n = self.runner.params, len(self.y_val)
+        if self.screen_examples is None or floor is None:
+            values = self.runner.accuracy_many(params, self.x_val, self.y_val, list(todo.values()))
             self.scores.update(zip(todo, values))
+            return [self.scores[arch_key(a)] for a in archs]
+        m = self.screen_examples
+        first, rest = self._order[:m], self._order[m:]
+        estimates = self.runner.accuracy_many(params, self.x_val[first], self.y_val[first], list(todo.values()))
+        survivors = []
+        for key, estimate in zip(todo, estimates):
+            # Standard error from the add-two estimate, so a subset score of 0 or 1 is not certain.
+            smoothed = (estimate * m + 1) / (m + 2)
+            upper = estimate + self.screen_z * np.sqrt(smoothed * (1 - smoothed) / m)
+            if upper < floor:
+                self.scores[key] = float(estimate)
+                self.screened.add(key)
+            else:
+                survivors.append(key)
+        if survivors:
+            tails = self.runner.accuracy_many(params, self.x_val[rest], self.y_val[rest], [todo[k] for k in survivors])
+            estimate_of = dict(zip(todo, estimates))
+            for key, tail in zip(survivors, tails):
+                # Accuracies are counts over the examples, so these sums are exact counts.
+                correct = round(estimate_of[key] * m) + round(tail * (n - m))
+                self.scores[key] = correct / n
         return [self.scores[arch_key(a)] for a in archs]
 
     def sample_feasible(self, rng: np.random.Generator, max_tries: int = 1000) -> Arch:
@@ -142,7 +193,9 @@ def _crossover(decisions: DecisionSet, a: Arch, b: Arch, rng: np.random.Generato
 
 def _record(history: list, evaluator: ArchEvaluator, arch: Arch, start: float) -> float:
     score = evaluator.score(arch)
-    history.append({"arch": arch, "score": score, "seconds": time.perf_counter() - start, **evaluator.cost(arch)})
+    screened = arch_key(evaluator.decisions.canonical(arch)) in evaluator.screened
+    history.append({"arch": arch, "score": score, "screened": screened, "seconds": time.perf_counter() - start,
+                    **evaluator.cost(arch)})
     return score
 
 
@@ -161,7 +214,9 @@ def evolutionary_search(
     """Run AutoFormer-style evolution: keep the top `parents`, breed by mutation and crossover.
 
     Every child must satisfy the constraints; a child that does not is redrawn up to
-    `max_tries` times, after which fewer children are bred that generation.
+    `max_tries` times, after which fewer children are bred that generation. With the
+    evaluator's `screen_examples`, children that clearly cannot beat the weakest parent are
+    scored on the screening subset only: such a child can never breed or be the best.
     """
     if parents > population:
         raise ConfigError(f"parents ({parents}) cannot exceed the population ({population})")
@@ -200,7 +255,10 @@ def evolutionary_search(
                     continue
                 children[key] = child
                 bred += 1
-        evaluator.score_many(list(children.values()))
+        # Only the top `parents` breed, and the score of the weakest of them can only rise, so a
+        # child below it now will never breed or win: screening may skip it.
+        floor = evaluator.score(top[-1])
+        evaluator.score_many(list(children.values()), floor=floor)
         for child in children.values():
             _record(history, evaluator, child, start)
         pool = list(members.values()) + list(children.values())

@@ -22,6 +22,9 @@ STEPS = {"digits": 200, "mnist14": 150}
 SUPERNET_STEPS = STEPS
 SUPERNET_LEARNING_RATE = 1e-2  # DARTS keeps 3e-3; 1e-2 was better for the supernet on digits
 SCORE_EXAMPLES = 256  # validation examples per scored candidate (the best 5 are rescored on all)
+# Evolution's children are scored on this many of those first, and on the rest only when they may
+# still reach the weakest parent (nas.screen_examples).
+SCREEN_EXAMPLES = 64
 RETRAIN_STEPS = {"digits": 400, "mnist14": 300}
 # Stand-alone training of each ranked architecture: the final retraining budget, so the
 # ranking is checked against the accuracy a searched network would really get.

@@ -37,6 +37,7 @@ def nas_config(method: str, dataset: str, seed: int):
         cfg.mode, cfg.rule, cfg.largest_fraction, cfg.largest_prob = "masked", "progressive", 0.25, 0.25
         cfg.supernet_steps, cfg.learning_rate = common.SUPERNET_STEPS[dataset], common.SUPERNET_LEARNING_RATE
         cfg.score_examples = common.SCORE_EXAMPLES
+        cfg.screen_examples = common.SCREEN_EXAMPLES if method == "ours" else None
     elif method in ("darts1", "darts2"):
         cfg.method, cfg.darts_weights = method, "separate"
     elif method in ("darts1_shared", "darts2_shared"):

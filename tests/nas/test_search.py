@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from atlas_jax.nas.runner import SubnetRunner
+from atlas_jax.nas.runner import SubnetRunner, arch_key
 from atlas_jax.nas.search import (
     ArchEvaluator,
     Constraints,
@@ -110,12 +110,60 @@ def test_subset_scoring_rescores_finalists_on_all_of_validation(digits):
     assert all(abs(s * 50 - round(s * 50)) < 1e-9 for s in subset_scores)  # history scores use 50 examples
 
 
+def test_screening_keeps_full_scores_exact_and_drops_only_hopeless_candidates(setup, digits):
+    space, runner = setup
+    rng = np.random.default_rng(7)
+    canonical = (runner.decisions.canonical(runner.decisions.sample(rng)) for _ in range(12))
+    archs = list({arch_key(a): a for a in canonical}.values())
+    x, y = digits["val"]
+    plain = ArchEvaluator(space, runner, x, y).score_many(archs)
+
+    # A floor no candidate can miss by chance: nothing is screened and every score is the full one.
+    open_floor = ArchEvaluator(space, runner, x, y, screen_examples=40, seed=3)
+    assert open_floor.score_many(archs, floor=-1.0) == plain
+    assert not open_floor.screened
+
+    # A floor above every candidate: all are screened, each scored on the same 40 examples.
+    closed = ArchEvaluator(space, runner, x, y, screen_examples=40, seed=3)
+    scores = closed.score_many(archs, floor=1.5)
+    assert len(closed.screened) == len(archs)
+    subset = closed._order[:40]
+    assert scores == runner.accuracy_many(runner.params, x[subset], y[subset], archs)
+
+    # A floor between the candidates: survivors get exactly their full-split score, and each
+    # screened candidate's subset estimate plus 2 standard errors is below the floor.
+    floor = float(np.median(plain))
+    mixed = ArchEvaluator(space, runner, x, y, screen_examples=40, seed=3)
+    scores = mixed.score_many(archs, floor=floor)
+    for arch, score, full in zip(archs, scores, plain):
+        key = arch_key(runner.decisions.canonical(arch))
+        if key in mixed.screened:
+            smoothed = (score * 40 + 1) / 42
+            assert score + 2.0 * np.sqrt(smoothed * (1 - smoothed) / 40) < floor
+        else:
+            assert score == full
+
+
+def test_screened_evolution_finds_what_full_scoring_finds(setup, digits):
+    space, runner = setup
+    kwargs = dict(population=8, generations=4, parents=4, mutations=6, crossovers=6, seed=1)
+    full = evolutionary_search(ArchEvaluator(space, runner, *digits["val"]), **kwargs)
+    evaluator = ArchEvaluator(space, runner, *digits["val"], screen_examples=60, seed=1)
+    screened = evolutionary_search(evaluator, **kwargs)
+    assert evaluator.screened, "the test should exercise screening"
+    assert screened.best_arch == full.best_arch and screened.best_score == full.best_score
+    assert [h["arch"] for h in screened.history] == [h["arch"] for h in full.history]
+    assert sum(h["screened"] for h in screened.history) == len(evaluator.screened)
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("rule", "zigzag", "unknown nas.rule 'zigzag'"),
     ("largest_fraction", 1.5, "nas.largest_fraction must be in"),
     ("largest_prob", -0.1, "nas.largest_prob must be in"),
     ("score_examples", 0, "nas.score_examples must be at least 1"),
     ("rescore_top", -1, "nas.rescore_top must be 0"),
+    ("screen_examples", 0, "nas.screen_examples must be at least 1"),
+    ("screen_z", 0.0, "nas.screen_z must be positive"),
 ])
 def test_bad_nas_settings_name_their_key(field, value, message):
     from atlas_jax.errors import ConfigError
