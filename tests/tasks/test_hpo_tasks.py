@@ -44,6 +44,9 @@ def test_automl_task_uses_history(tmp_path):
     assert first["meta_history"]["recorded"]
     history = MetaHistory(tmp_path / "history.jsonl").load()
     assert [r.task for r in history] == ["wine"]
+    final = json.loads((tmp_path / "first" / "final" / "summary.json").read_text())
+    assert "val_accuracy" not in final  # the retrain saw the validation split
+    assert final["test_accuracy"] == first["test_accuracy"]
 
     # A second task (breast_cancer) gets wine as its nearest neighbour and warm starts from it.
     second_overrides = [o.replace("experiment=wine_mlp", "experiment=breast_cancer_mlp") for o in overrides]
