@@ -1,6 +1,7 @@
 """Precompute validation accuracy of every grid config on every task of the suite.
 
-    python experiments/meta_hpo/grid.py --out experiments/meta_hpo/data/grid.npz
+    python experiments/meta_hpo/grid.py     # data/grid_5fold.npz: 5-fold mean validation accuracy
+    python experiments/meta_hpo/grid.py --folds 1 --out experiments/meta_hpo/data/grid.npz   # one split
 
 The model is a one-hidden-layer MLP trained with Adam and an L2 penalty, written in
 JAX. Configs that share a hidden width train together under `jax.vmap`, with the
@@ -119,18 +120,30 @@ def _pad(array: np.ndarray, rows: int, columns: int | None = None) -> np.ndarray
     return padded
 
 
-def train_task(task, trainers: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def task_splits(task, folds: int = 1):
+    """Yield the (x_train, x_val, y_train, y_val) splits of a task: the study's split, or k stratified folds."""
+    if folds == 1:
+        yield split(task)
+        return
+    from sklearn.model_selection import StratifiedKFold
+
+    for train_rows, val_rows in StratifiedKFold(folds, shuffle=True, random_state=0).split(task.x, task.y):
+        yield task.x[train_rows], task.x[val_rows], task.y[train_rows], task.y[val_rows]
+
+
+def train_task(task, trainers: dict, seed: int = 0, splits=None) -> tuple[np.ndarray, np.ndarray]:
     """Train every grid config on one task.
 
     Args:
         trainers: cache of compiled trainers keyed by (width, padded features), filled here.
+        splits: (x_train, x_val, y_train, y_val); None uses the study's split.
 
     Returns:
         accuracy, loss: float32[configs, SEGMENTS] validation accuracy and cross-entropy.
     """
     import jax
 
-    x_train, x_val, y_train, y_val = split(task)
+    x_train, x_val, y_train, y_val = splits if splits is not None else split(task)
     features = task.x.shape[1]
     padded_features = PAD_FEATURES if features <= PAD_FEATURES else features
     classes = int(task.y.max()) + 1
@@ -176,16 +189,29 @@ def train_task(task, trainers: dict, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data" / "grid.npz")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data" / "grid_5fold.npz")
     parser.add_argument("--limit", type=int, default=None, help="only the first N tasks (smoke runs)")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="validation folds per task: the mean over k stratified folds, each trained from "
+                             "scratch (k times the run time); 1 uses the single 70/30 split of suite.split")
+    parser.add_argument("--families", default=None, help="comma-separated task families to keep (default: all)")
     args = parser.parse_args()
+    if args.folds < 1:
+        parser.error(f"--folds must be at least 1, got {args.folds}")
 
     import jax
 
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, cpus={os.cpu_count()}")
     print(f"versions: python {platform.python_version()}, jax {jax.__version__}, numpy {np.__version__}")
     print(f"command: {' '.join(sys.argv)}")
-    tasks = build_suite()[: args.limit]
+    tasks = build_suite()
+    if args.families:
+        wanted = set(args.families.split(","))
+        unknown = wanted - {t.family for t in tasks}
+        if unknown:
+            parser.error(f"unknown families {sorted(unknown)}; valid: {', '.join(sorted({t.family for t in tasks}))}")
+        tasks = [t for t in tasks if t.family in wanted]
+    tasks = tasks[: args.limit]
     configs = grid_configs()
     accuracy = np.zeros((len(tasks), len(configs), SEGMENTS), np.float32)
     loss = np.zeros_like(accuracy)
@@ -193,7 +219,10 @@ def main() -> None:
     start = time.perf_counter()
     for i, task in enumerate(tasks):
         task_start = time.perf_counter()
-        accuracy[i], loss[i] = train_task(task, trainers)
+        for fold, splits in enumerate(task_splits(task, args.folds)):
+            fold_accuracy, fold_loss = train_task(task, trainers, seed=fold, splits=splits)
+            accuracy[i] += fold_accuracy / args.folds
+            loss[i] += fold_loss / args.folds
         elapsed = time.perf_counter() - start
         eta = elapsed / (i + 1) * (len(tasks) - i - 1)
         print(f"[{i + 1}/{len(tasks)}] {task.name:16s} n={len(task.x):5d} d={task.x.shape[1]:4d} "
@@ -207,7 +236,7 @@ def main() -> None:
         task_names=np.array([t.name for t in tasks]), families=np.array([t.family for t in tasks]),
         learning_rate=np.array([c["learning_rate"] for c in configs]), l2=np.array([c["l2"] for c in configs]),
         width=np.array([c["width"] for c in configs]), activation=np.array([c["activation"] for c in configs]),
-        steps=np.array([STEPS * (k + 1) // SEGMENTS for k in range(SEGMENTS)]),
+        steps=np.array([STEPS * (k + 1) // SEGMENTS for k in range(SEGMENTS)]), folds=np.array(args.folds),
     )
     os.replace(temporary, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.perf_counter() - start:.0f}s")

@@ -1,6 +1,6 @@
 """Compare HPO methods on the precomputed grid, with exact regret over many seeds.
 
-    python experiments/meta_hpo/study.py --grid experiments/meta_hpo/data/grid.npz --seeds 20
+    python experiments/meta_hpo/study.py --seeds 20 --workers 2     # on data/grid_5fold.npz
 
 Methods: random search, nevergrad NGOpt, NGOpt with the meta-learned prior, Optuna
 TPE, and TPE given the prior's warm-start configs. Every task of the suite is a
@@ -312,7 +312,7 @@ def family_table(regret: np.ndarray, families: list[str], methods) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=Path, default=HERE / "data" / "grid.npz")
+    parser.add_argument("--grid", type=Path, default=HERE / "data" / "grid_5fold.npz")
     parser.add_argument("--features", type=Path, default=HERE / "data" / "meta_features.json")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--pair-stride", type=int, default=1, help="use every Nth digit pair as a target task")
@@ -334,6 +334,8 @@ def main() -> None:
     print(f"command: {' '.join(sys.argv)}")
     logging.basicConfig(level=logging.WARNING)
     bench = Benchmark(args.grid, args.features)
+    folds = int(np.load(args.grid).get("folds", 1))
+    print(f"grid: {args.grid} ({folds}-fold mean validation accuracy)" if folds > 1 else f"grid: {args.grid} (one split)")
     spread = bench.accuracy.max(axis=1) - np.median(bench.accuracy, axis=1)
     strides = {"digit_pairs": args.pair_stride, "synthetic": args.synthetic_stride}
     seen: dict[str, int] = {}
