@@ -98,6 +98,11 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         screen_examples=cfg.screen_examples if cfg.method == "evolution" else None, screen_z=cfg.screen_z, seed=seed,
     )
     report: dict[str, Any] = {"method": cfg.method, "seed": seed, "mode": mode, "space_size": decisions.count()}
+    if cfg.method == "evolution" and cfg.screen_examples is not None:
+        if evaluator.screen_examples is None:
+            logger.info("screening is off: nas.screen_examples=%d is not below the %d examples each candidate is "
+                        "scored on", cfg.screen_examples, len(score_y))
+        report["screen_examples"], report["screen_z"] = evaluator.screen_examples, cfg.screen_z
     start = time.perf_counter()
 
     if cfg.method in WEIGHT_SHARING:

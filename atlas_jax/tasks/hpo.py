@@ -65,6 +65,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
 
     # Stage 1: the prior from similar past tasks.
     features, prior, history_info = None, None, None
+    if not hpo.prior.enabled and hpo.prior.history is not None:
+        logger.warning("hpo.prior.history=%s is not used because hpo.prior.enabled is false; set "
+                       "hpo.prior.enabled=true (or hpo=automl) to read and record past studies", hpo.prior.history)
     if hpo.prior.enabled:
         features = task_meta_features(cfg)
         meta_history = MetaHistory(hpo.prior.history)

@@ -63,6 +63,33 @@ def config_key(values: dict) -> tuple:
     return (float(values["learning_rate"]), float(values["l2"]), int(values["width"]), str(values["activation"]))
 
 
+GRID_ARRAYS = ("accuracy", "task_names", "families", "learning_rate", "l2", "width", "activation")
+
+
+def load_grid(path: Path) -> dict[str, np.ndarray]:
+    """Read a grid written by grid.py, or exit with a message that names the file and what to do."""
+    import zipfile
+
+    try:
+        with np.load(path) as archive:
+            grid = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        # numpy reads a file that is not an archive as a pickle, and its message suggests
+        # allow_pickle, which must not be followed for a file of unknown origin.
+        reason = "not an .npz archive" if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        raise SystemExit(f"cannot read the grid file {path} ({reason}); "
+                         f"rebuild it with experiments/meta_hpo/grid.py --out {path}") from None
+    missing = [name for name in GRID_ARRAYS if name not in grid]
+    if missing:
+        raise SystemExit(f"{path} is not a grid written by grid.py: it lacks {', '.join(missing)}; "
+                         f"rebuild it with experiments/meta_hpo/grid.py --out {path}")
+    families = sorted(set(grid["families"].tolist()))
+    if len(families) < 2:
+        raise SystemExit(f"{path} holds tasks of one family only ({', '.join(families)}), but every prior comes "
+                         "from other families; rebuild the grid with two or more --families")
+    return grid
+
+
 def load_meta_features(grid, path: Path) -> dict[str, dict]:
     """Meta-features of every task's training split, computed once and cached as JSON."""
     if path.exists():
@@ -85,7 +112,7 @@ class Benchmark:
     """Grid lookups, histories and priors shared by every run (built once per worker)."""
 
     def __init__(self, grid_path: Path, features_path: Path) -> None:
-        grid = np.load(grid_path)
+        grid = load_grid(grid_path)
         self.tasks = grid["task_names"].tolist()
         self.families = grid["families"].tolist()
         self.accuracy = grid["accuracy"][:, :, -1].astype(np.float64)  # [tasks, configs] at full training
@@ -322,8 +349,14 @@ def main() -> None:
     parser.add_argument("--warm-starts", type=int, default=0,
                         help="warm-start configs of the prior; 0 tunes the count per held-out family")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help="folder of summary.json, curves.npz and regret.png (default: the published results/)")
     args = parser.parse_args()
+    published = HERE / "results"
+    default_grid = HERE / "data" / "grid_5fold.npz"
+    if args.out.resolve() == published.resolve() and args.grid.resolve() != default_grid.resolve():
+        parser.error(f"--grid {args.grid} is not the published grid, so pass --out: {published} holds the "
+                     "published study")
 
     import nevergrad
     import optuna
@@ -334,7 +367,7 @@ def main() -> None:
     print(f"command: {' '.join(sys.argv)}")
     logging.basicConfig(level=logging.WARNING)
     bench = Benchmark(args.grid, args.features)
-    folds = int(np.load(args.grid).get("folds", 1))
+    folds = int(load_grid(args.grid).get("folds", 1))
     print(f"grid: {args.grid} ({folds}-fold mean validation accuracy)" if folds > 1 else f"grid: {args.grid} (one split)")
     spread = bench.accuracy.max(axis=1) - np.median(bench.accuracy, axis=1)
     strides = {"digit_pairs": args.pair_stride, "synthetic": args.synthetic_stride}

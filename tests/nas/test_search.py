@@ -156,6 +156,28 @@ def test_screened_evolution_finds_what_full_scoring_finds(setup, digits):
     assert sum(h["screened"] for h in screened.history) == len(evaluator.screened)
 
 
+def test_search_report_says_whether_screening_ran(digits):
+    from types import SimpleNamespace
+
+    from atlas_jax.data.datasets import Split
+    from atlas_jax.nas.config import NASConfig
+    from atlas_jax.nas.pipeline import run_search
+
+    space = nas_space("mlp", depths=(1, 2), widths=(8, 16, 32))
+    data = SimpleNamespace(train=Split(*digits["train"]), val=Split(*digits["val"]), feature_shape=(8, 8, 1),
+                           num_classes=10)
+    small = dict(method="evolution", rule="uniform", supernet_steps=20, batch_size=32, population=6, generations=2,
+                 parents=3, mutations=3, crossovers=3)
+    on = run_search(NASConfig(**small, screen_examples=40), space, data)
+    assert on["screen_examples"] == 40
+    assert on["candidates_screened"] == sum(1 for h in {str(h["arch"]): h for h in on["history"]}.values()
+                                            if h["screened"])
+    # More screening examples than the candidates are scored on: screening is off, and the report says so.
+    off = run_search(NASConfig(**small, screen_examples=10_000), space, data)
+    assert off["screen_examples"] is None
+    assert off["candidates_screened"] == 0
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("rule", "zigzag", "unknown nas.rule 'zigzag'"),
     ("largest_fraction", 1.5, "nas.largest_fraction must be in"),
