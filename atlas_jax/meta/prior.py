@@ -131,7 +131,7 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
     tables = [_task_scores(space, candidates[i], unique) for i in order]
     scores = np.stack([candidate_scores for candidate_scores, _ in tables])  # [k, candidates]
     weights = np.array(weights)
-    portfolio = _greedy_portfolio(scores, weights, warm_starts)
+    portfolio = greedy_portfolio(scores, weights, warm_starts)
     if check_transfer and len(order) > 2 and portfolio:
         gain = _leave_one_out_gain(scores, [trial_scores for _, trial_scores in tables], origins, weights,
                                    len(portfolio))
@@ -160,7 +160,7 @@ def _leave_one_out_gain(scores: np.ndarray, trial_scores: list[np.ndarray], orig
         allowed = [c for c, sources in enumerate(origins) if sources - {left_out}]
         if not allowed:
             continue
-        picks = _greedy_portfolio(scores[others][:, allowed], weights[others], count)
+        picks = greedy_portfolio(scores[others][:, allowed], weights[others], count)
         best = scores[left_out, [allowed[p] for p in picks]].max()
         gains.append(best - _expected_best_of(trial_scores[left_out], count))
     if len(gains) < 2:
@@ -218,7 +218,7 @@ def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]
     return np.array(scores), normalised
 
 
-def _greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:
+def greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:
     """Pick configs that together do best on the neighbour tasks.
 
     Each step adds the config that most raises the weighted sum over tasks of the

@@ -39,8 +39,8 @@ class NASConfig:
     mutation_prob: float = 0.2  # probability that mutation redraws each decision
     score_examples: Optional[int] = None  # validation examples each candidate is scored on; null uses all
     rescore_top: int = 5  # with score_examples: the best this many are rescored on the whole validation split (0: none)
-    screen_examples: Optional[int] = None  # evolution: children are scored on this many examples first, and on the rest only if they may enter the population; null: off
-    screen_z: float = 2.0  # evolution screening: standard errors of the subset accuracy a child is given before it is dropped
+    screen_examples: Optional[int] = None  # evolution: children are scored on this many examples first, and on the rest only if they may still reach the weakest parent; null: off
+    screen_z: float = 2.0  # evolution screening: a child is dropped when its subset accuracy plus this many standard errors is below the weakest parent
     # nevergrad and random search.
     ng_optimizer: str = "DiscreteOnePlusOne"  # nevergrad optimizer name (method=nevergrad)
     budget: int = 200  # candidates scored by nevergrad or random search

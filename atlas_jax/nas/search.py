@@ -80,8 +80,8 @@ class ArchEvaluator:
         self.rejected = 0
         self.screen_examples = screen_examples if screen_examples and screen_examples < len(y_val) else None
         self.screen_z = screen_z
-        # Screening subset first, then the rest, both in a fixed random order; a candidate that
-        # passes screening gets exactly its full-split count (subset count plus rest count).
+        # A fixed random order: the screening subset first, then the rest. A candidate that passes
+        # screening gets its exact full-split count, because the two counts add up.
         self._order = np.random.default_rng(seed).permutation(len(y_val))
 
     def cost(self, arch: Arch) -> dict[str, float]:
@@ -109,7 +109,10 @@ class ArchEvaluator:
         return self.violation(arch) == 0.0
 
     def score(self, arch: Arch) -> float:
-        """Return the validation accuracy of `arch` with inherited weights (cached)."""
+        """Return the validation accuracy of `arch` with inherited weights (cached).
+
+        For a screened-out architecture this is the accuracy on the screening subset.
+        """
         arch = self.decisions.canonical(arch)
         key = arch_key(arch)
         if key not in self.scores:
@@ -122,24 +125,27 @@ class ArchEvaluator:
         Args:
             archs: architectures to score.
             floor: with `screen_examples`, the score a candidate must be able to reach to matter
-                (evolution passes the weakest parent's score). A candidate whose
-                subset accuracy plus `screen_z` standard errors falls below it is not scored
-                on the rest; its score is then the subset estimate, which is below the floor.
+                (evolution passes the weakest parent's score). A candidate whose subset accuracy
+                plus `screen_z` standard errors falls below it is not scored on the rest. Its
+                score is then the subset estimate, which is below the floor.
         """
         archs = [self.decisions.canonical(a) for a in archs]
         todo = {arch_key(a): a for a in archs if arch_key(a) not in self.scores}
-        if not todo:
-            return [self.scores[arch_key(a)] for a in archs]
-        params, n = self.runner.params, len(self.y_val)
-        if self.screen_examples is None or floor is None:
-            values = self.runner.accuracy_many(params, self.x_val, self.y_val, list(todo.values()))
+        if todo and (self.screen_examples is None or floor is None):
+            values = self.runner.accuracy_many(self.runner.params, self.x_val, self.y_val, list(todo.values()))
             self.scores.update(zip(todo, values))
-            return [self.scores[arch_key(a)] for a in archs]
-        m = self.screen_examples
+        elif todo:
+            self._score_screened(todo, floor)
+        return [self.scores[arch_key(a)] for a in archs]
+
+    def _score_screened(self, todo: dict[tuple, Arch], floor: float) -> None:
+        """Score `todo` on the screening subset, and on the rest only where the floor is still in reach."""
+        params, n, m = self.runner.params, len(self.y_val), self.screen_examples
         first, rest = self._order[:m], self._order[m:]
-        estimates = self.runner.accuracy_many(params, self.x_val[first], self.y_val[first], list(todo.values()))
+        estimates = dict(zip(todo, self.runner.accuracy_many(params, self.x_val[first], self.y_val[first],
+                                                             list(todo.values()))))
         survivors = []
-        for key, estimate in zip(todo, estimates):
+        for key, estimate in estimates.items():
             # Standard error from the add-two estimate, so a subset score of 0 or 1 is not certain.
             smoothed = (estimate * m + 1) / (m + 2)
             upper = estimate + self.screen_z * np.sqrt(smoothed * (1 - smoothed) / m)
@@ -148,14 +154,13 @@ class ArchEvaluator:
                 self.screened.add(key)
             else:
                 survivors.append(key)
-        if survivors:
-            tails = self.runner.accuracy_many(params, self.x_val[rest], self.y_val[rest], [todo[k] for k in survivors])
-            estimate_of = dict(zip(todo, estimates))
-            for key, tail in zip(survivors, tails):
-                # Accuracies are counts over the examples, so these sums are exact counts.
-                correct = round(estimate_of[key] * m) + round(tail * (n - m))
-                self.scores[key] = correct / n
-        return [self.scores[arch_key(a)] for a in archs]
+        if not survivors:
+            return
+        tails = self.runner.accuracy_many(params, self.x_val[rest], self.y_val[rest], [todo[k] for k in survivors])
+        for key, tail in zip(survivors, tails):
+            # Accuracies are counts over the examples, so these sums are exact counts.
+            correct = round(estimates[key] * m) + round(tail * (n - m))
+            self.scores[key] = correct / n
 
     def sample_feasible(self, rng: np.random.Generator, max_tries: int = 1000) -> Arch:
         """Draw a random architecture that satisfies every constraint."""
@@ -255,8 +260,8 @@ def evolutionary_search(
                     continue
                 children[key] = child
                 bred += 1
-        # Only the top `parents` breed, and the score of the weakest of them can only rise, so a
-        # child below it now will never breed or win: screening may skip it.
+        # Only the top `parents` breed, and the weakest parent's score can only rise. So a child
+        # below it now will never breed or win, and screening may skip it.
         floor = evaluator.score(top[-1])
         evaluator.score_many(list(children.values()), floor=floor)
         for child in children.values():

@@ -55,8 +55,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         dataset = dataclasses.replace(dataset, train=merged)
     final = train_and_evaluate(final_cfg, run_dir / "final", dataset=dataset)
     if cfg.hpo.retrain:
-        # The retrained model saw the validation split, so its validation figures say nothing
-        # about generalisation; keep them out of the summary that a reader takes at face value.
+        # The retrained model saw the validation split, so its validation figures do not measure
+        # generalisation. Keep them out of the summary, which readers take at face value.
         seen = ("val_accuracy", "val_loss", "best_val_accuracy", "best_val_step", "objective")
         final_summary = {k: v for k, v in final.items() if k not in seen}
         final_summary["validation"] = "none held out: trained on train+val, so only test metrics are reported"

@@ -31,26 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study import TOP, Benchmark, config_key, expected_regret_at, tune_prior_sizes  # noqa: E402
 
 from atlas_jax.meta import build_prior, task_distances  # noqa: E402
+from atlas_jax.meta.prior import greedy_portfolio  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SIZE = 10  # configs per portfolio: the 10-trial checkpoint of the study
-
-
-def greedy_portfolio(scores: np.ndarray, count: int) -> list[int]:
-    """Pick configs one at a time, each raising the summed best score over the tasks most.
-
-    Args:
-        scores: float[tasks, configs] normalised scores (1 best config, 0 median config).
-    """
-    chosen: list[int] = []
-    covered = np.full(scores.shape[0], -np.inf)
-    for _ in range(count):
-        gains = np.maximum(covered[:, None], scores).sum(axis=0)
-        gains[chosen] = -np.inf
-        best = int(np.argmax(gains))
-        chosen.append(best)
-        covered = np.maximum(covered, scores[:, best])
-    return chosen
 
 
 def main() -> None:
@@ -86,9 +70,10 @@ def main() -> None:
         picks = [index[config_key(values)] for values in prior.warm_starts]
         rows["prior"].append(regret[t, picks].min())
         others = np.flatnonzero(families != families[t])
-        rows["greedy_other_families"].append(regret[t, greedy_portfolio(scores[others], SIZE)].min())
+        unweighted = greedy_portfolio(scores[others], np.ones(len(others)), SIZE)
+        rows["greedy_other_families"].append(regret[t, unweighted].min())
         same = np.array([u for u in np.flatnonzero(families == families[t]) if u != t])
-        rows["greedy_same_family"].append(regret[t, greedy_portfolio(scores[same], SIZE)].min()
+        rows["greedy_same_family"].append(regret[t, greedy_portfolio(scores[same], np.ones(len(same)), SIZE)].min()
                                           if len(same) else np.nan)
         rows["random_at_50"].append(expected_regret_at(regret[t], [], 50))
         if variants:
@@ -99,8 +84,9 @@ def main() -> None:
                                    top=30, check_transfer=False)
                 rows[f"prior_k{k}_top30"].append(regret[t, [index[config_key(v)] for v in wide.warm_starts]].min())
                 near = scores[by_distance[:k]]
-                rows[f"greedy_k{k}_all_configs"].append(regret[t, greedy_portfolio(near, SIZE)].min())
-                hits = greedy_portfolio((near >= 0.9).astype(float), SIZE)  # configs within regret 0.1
+                ones = np.ones(len(near))
+                rows[f"greedy_k{k}_all_configs"].append(regret[t, greedy_portfolio(near, ones, SIZE)].min())
+                hits = greedy_portfolio((near >= 0.9).astype(float), ones, SIZE)  # configs within regret 0.1
                 rows[f"hits_k{k}_regret_0.1"].append(regret[t, hits].min())
                 rows[f"mean_score_k{k}"].append(regret[t, np.argsort(-near.mean(axis=0))[:SIZE]].min())
 

@@ -215,11 +215,11 @@ def main() -> None:
     print(f"command: {' '.join(sys.argv)}")
     tasks = build_suite()
     if args.families:
-        wanted = set(args.families.split(","))
-        unknown = wanted - {t.family for t in tasks}
+        requested = set(args.families.split(","))
+        unknown = requested - {t.family for t in tasks}
         if unknown:
             parser.error(f"unknown families {sorted(unknown)}; valid: {', '.join(sorted({t.family for t in tasks}))}")
-        tasks = [t for t in tasks if t.family in wanted]
+        tasks = [t for t in tasks if t.family in requested]
     tasks = tasks[: args.limit]
     configs = grid_configs()
     accuracy = np.zeros((len(tasks), len(configs), SEGMENTS), np.float32)

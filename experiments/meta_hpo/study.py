@@ -85,7 +85,7 @@ def load_grid(path: Path) -> dict[str, np.ndarray]:
                          f"rebuild it with experiments/meta_hpo/grid.py --out {path}")
     families = sorted(set(grid["families"].tolist()))
     if len(families) < 2:
-        raise SystemExit(f"{path} holds tasks of one family only ({', '.join(families)}), but every prior comes "
+        raise SystemExit(f"{path} contains tasks of one family only ({', '.join(families)}), but every prior comes "
                          "from other families; rebuild the grid with two or more --families")
     return grid
 

@@ -110,7 +110,7 @@ def test_subset_scoring_rescores_finalists_on_all_of_validation(digits):
     assert all(abs(s * 50 - round(s * 50)) < 1e-9 for s in subset_scores)  # history scores use 50 examples
 
 
-def test_screening_keeps_full_scores_exact_and_drops_only_hopeless_candidates(setup, digits):
+def test_screening_scores_exact_or_below_floor(setup, digits):
     space, runner = setup
     rng = np.random.default_rng(7)
     canonical = (runner.decisions.canonical(runner.decisions.sample(rng)) for _ in range(12))
@@ -144,19 +144,20 @@ def test_screening_keeps_full_scores_exact_and_drops_only_hopeless_candidates(se
             assert score == full
 
 
-def test_screened_evolution_finds_what_full_scoring_finds(setup, digits):
+def test_screened_evolution_matches_full_scoring(setup, digits):
     space, runner = setup
     kwargs = dict(population=8, generations=4, parents=4, mutations=6, crossovers=6, seed=1)
     full = evolutionary_search(ArchEvaluator(space, runner, *digits["val"]), **kwargs)
     evaluator = ArchEvaluator(space, runner, *digits["val"], screen_examples=60, seed=1)
     screened = evolutionary_search(evaluator, **kwargs)
     assert evaluator.screened, "the test should exercise screening"
-    assert screened.best_arch == full.best_arch and screened.best_score == full.best_score
+    assert screened.best_arch == full.best_arch
+    assert screened.best_score == full.best_score
     assert [h["arch"] for h in screened.history] == [h["arch"] for h in full.history]
     assert sum(h["screened"] for h in screened.history) == len(evaluator.screened)
 
 
-def test_search_report_says_whether_screening_ran(digits):
+def test_search_report_records_screening(digits):
     from types import SimpleNamespace
 
     from atlas_jax.data.datasets import Split
@@ -172,7 +173,7 @@ def test_search_report_says_whether_screening_ran(digits):
     assert on["screen_examples"] == 40
     assert on["candidates_screened"] == sum(1 for h in {str(h["arch"]): h for h in on["history"]}.values()
                                             if h["screened"])
-    # More screening examples than the candidates are scored on: screening is off, and the report says so.
+    # More screening examples than the candidates are scored on: screening is off, and the report shows it.
     off = run_search(NASConfig(**small, screen_examples=10_000), space, data)
     assert off["screen_examples"] is None
     assert off["candidates_screened"] == 0
