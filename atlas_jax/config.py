@@ -169,7 +169,6 @@ def register_configs() -> None:
     cs.store(group="gbdt", name="base_gbdt", node=GBDTConfig)
 
 
-
 def check_known_keys(cfg: Any) -> None:
     """Raise ConfigError for a key that its section's schema lacks.
 
