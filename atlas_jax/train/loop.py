@@ -98,6 +98,7 @@ def train_and_evaluate(
     *,
     on_eval: Optional[EvalCallback] = None,
     dataset: Optional[Dataset] = None,
+    validate: bool = True,
 ) -> dict[str, Any]:
     """Train `cfg.model` on `cfg.data` into `run_dir`, resuming from its newest checkpoint.
 
@@ -108,6 +109,9 @@ def train_and_evaluate(
             validation; an exception it raises stops training and propagates
             (searches use this for early stopping).
         dataset: an already loaded dataset, to skip loading (searches reuse one).
+        validate: evaluate on the validation split. False for a model trained on it (a
+            retrain on train+val): no validation rows are written, and the summary has test
+            metrics only, with a `validation` entry that says why.
 
     Returns:
         The summary also written to `run_dir/summary.json`.
@@ -120,13 +124,13 @@ def train_and_evaluate(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if jax.process_index() != 0:  # the processes of one multi-host run share the folder
-        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset, validate=validate)
     with lock_run_folder(run_dir):
-        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset)
+        return _train_and_evaluate(cfg, run_dir, on_eval=on_eval, dataset=dataset, validate=validate)
 
 
 def _train_and_evaluate(
-    cfg: DictConfig, run_dir: Path, *, on_eval: Optional[EvalCallback], dataset: Optional[Dataset]
+    cfg: DictConfig, run_dir: Path, *, on_eval: Optional[EvalCallback], dataset: Optional[Dataset], validate: bool
 ) -> dict[str, Any]:
     wall_start = time.perf_counter()
     data_cfg = OmegaConf.to_object(cfg.data) if not isinstance(cfg.data, DataConfig) else cfg.data
@@ -215,7 +219,7 @@ def _train_and_evaluate(
                 host["learning_rate"] = float(schedule(step - 1))
                 host["examples_per_s"] = progress.rate() * train_cfg.batch_size
                 writer.write(step, "train", host)
-            if step % train_cfg.eval_every == 0 or step == train_cfg.steps:
+            if validate and (step % train_cfg.eval_every == 0 or step == train_cfg.steps):
                 val = evaluate(eval_step, state.params, dataset.val, eval_size)
                 writer.write(step, "val", val)
                 best = bookkeeping["best_val_accuracy"]
@@ -228,7 +232,7 @@ def _train_and_evaluate(
                 last_saved = step
 
         # Stage 4: final evaluation.
-        val = evaluate(eval_step, state.params, dataset.val, eval_size)
+        val = evaluate(eval_step, state.params, dataset.val, eval_size) if validate else None
         test = evaluate(eval_step, state.params, dataset.test, eval_size)
         writer.write(train_cfg.steps, "test", test)
     finally:
@@ -244,10 +248,14 @@ def _train_and_evaluate(
         "steps": int(state.step),
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
-        "val_accuracy": val["accuracy"],
-        "val_loss": val["loss"],
-        "best_val_accuracy": bookkeeping["best_val_accuracy"],
-        "best_val_step": bookkeeping["best_val_step"],
+        **({
+            "val_accuracy": val["accuracy"],
+            "val_loss": val["loss"],
+            "best_val_accuracy": bookkeeping["best_val_accuracy"],
+            "best_val_step": bookkeeping["best_val_step"],
+        } if validate else {
+            "validation": "none held out: the model trained on the validation split, so only test metrics are reported",
+        }),
         "param_count": param_count,
         "resumed_from_step": resumed_from,
         "first_step_s": compile_time,
@@ -256,9 +264,10 @@ def _train_and_evaluate(
         "devices": [str(d) for d in jax.devices()[:1]] + ([f"... {jax.device_count()} total"] if jax.device_count() > 1 else []),
         "mesh": dict(ctx.mesh.shape) if ctx is not None else None,
         "versions": versions(),
-        # What Hydra sweepers minimise: validation error, never a test number.
-        "objective": 1.0 - val["accuracy"],
     }
+    if validate:
+        # What Hydra sweepers minimise: validation error, never a test number.
+        summary["objective"] = 1.0 - val["accuracy"]
     if is_main:
         write_json(run_dir / "summary.json", summary)
     logger.info("test accuracy %.4f, test loss %.4f (summary in %s)", test["accuracy"], test["loss"], run_dir / "summary.json")

@@ -46,6 +46,8 @@ def test_automl_task_uses_history(tmp_path):
     assert [r.task for r in history] == ["wine"]
     final = json.loads((tmp_path / "first" / "final" / "summary.json").read_text())
     assert "val_accuracy" not in final  # the retrain saw the validation split
+    rows = [json.loads(line) for line in (tmp_path / "first" / "final" / "metrics.jsonl").read_text().splitlines()]
+    assert "val" not in {r["split"] for r in rows}
     assert final["test_accuracy"] == first["test_accuracy"]
 
     # A second task (breast_cancer) gets wine as its nearest neighbour and warm starts from it.

@@ -39,6 +39,17 @@ def test_one_step_run_writes_run_folder(tmp_path):
     assert Checkpointer(tmp_path, keep=2).latest_step() == 4
 
 
+def test_run_without_validation_writes_test_metrics_only(tmp_path):
+    # A retrain on train+val has seen the validation split: no validation figure may appear.
+    summary = train_and_evaluate(compose_config(SMOKE), tmp_path, validate=False)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in rows} == {"train", "test"}
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary))
+    assert not [k for k in on_disk if k.startswith(("val_", "best_val")) or k == "objective"]
+    assert "validation" in on_disk and 0.0 <= on_disk["test_accuracy"] <= 1.0
+
+
 def test_rerun_of_finished_run_trains_no_more(tmp_path):
     cfg = compose_config(SMOKE)
     first = train_and_evaluate(cfg, tmp_path)
