@@ -41,6 +41,8 @@ def validate(cfg: NASConfig) -> None:
     """Raise ConfigError, naming the `nas.*` key, for a setting outside its range."""
     from atlas_jax.nas.training import RULES
 
+    if cfg.method not in METHODS:
+        raise ConfigError(f"unknown nas.method '{cfg.method}'; valid: {', '.join(METHODS)}")
     if cfg.rule not in RULES:
         raise ConfigError(f"unknown nas.rule '{cfg.rule}'; valid: {', '.join(RULES)}")
     if not 0.0 <= cfg.largest_fraction < 1.0:
@@ -75,8 +77,7 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
         A dict with the best architecture, its model config, validation score, search run and
         compile seconds, degeneracy flags, and the scored candidates (`history`).
     """
-    if cfg.method not in METHODS:
-        raise ConfigError(f"unknown NAS method '{cfg.method}'; valid: {', '.join(METHODS)}")
+    validate(cfg)
     seed = cfg.seed if seed is None else seed
     x_train, y_train = data.train.x, data.train.y
     x_val, y_val = data.val.x, data.val.y
@@ -87,7 +88,6 @@ def run_search(cfg: NASConfig, space: Space, data: Any, seed: int | None = None)
     latency_runner = None
     if cfg.max_latency_ms is not None:
         latency_runner = SubnetRunner(net, mode="slice", num_buckets=cfg.num_buckets, cache_size=cfg.cache_size)
-    validate(cfg)
     score_x, score_y = x_val, y_val
     if cfg.score_examples is not None and cfg.score_examples < len(y_val):
         # A fixed random subset (the split itself is stored in the source's order).

@@ -35,13 +35,14 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     from atlas_jax.config import MODEL_SCHEMAS
     from atlas_jax.data import load_dataset
     from atlas_jax.nas.config import NASConfig
-    from atlas_jax.nas.pipeline import jsonable, peak_rss_mb, run_search
+    from atlas_jax.nas.pipeline import jsonable, peak_rss_mb, run_search, validate
     from atlas_jax.search import build_space
     from atlas_jax.train import train_and_evaluate, write_json
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     nas_cfg: NASConfig = OmegaConf.to_object(cfg.nas)
+    validate(nas_cfg)  # before the dataset loads, so a bad nas.* value fails at once
     dataset = load_dataset(OmegaConf.to_object(cfg.data))
     space = build_space(cfg.nas.space)
 
@@ -85,6 +86,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         retrain_cfg.model = OmegaConf.structured(schema(**report["model"]))
         result = train_and_evaluate(retrain_cfg, run_dir / "retrain", dataset=dataset)
         summary.update(test_accuracy=result["test_accuracy"], retrain_val_accuracy=result["val_accuracy"])
-        summary["objective"] = -result["test_accuracy"]
+    # What Hydra sweepers minimise: validation error, never a test number.
+    summary["objective"] = 1.0 - summary.get("retrain_val_accuracy", report["val_accuracy"])
     write_json(run_dir / "summary.json", summary)
     return summary

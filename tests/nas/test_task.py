@@ -36,6 +36,8 @@ def test_nas_task_writes_run_folder(tmp_path):
     for name in ("search.json", "trials.jsonl", "best_model.yaml", "summary.json"):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "retrain" / "summary.json").is_file()
+    # Sweepers minimise the objective, so it must come from validation data, never the test split.
+    assert summary["objective"] == pytest.approx(1.0 - summary["retrain_val_accuracy"])
     trials = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
     assert all(t["params"] <= 8000 for t in trials)
 
