@@ -8,6 +8,7 @@ import jax
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
+from atlas_jax.models.conv import conv_general_dilated
 from atlas_jax.models.registry import activation, check_dropout, check_sizes, register_model
 
 
@@ -30,7 +31,7 @@ class CNN(nnx.Module):
         height, width, in_channels = input_shape
         convs, pools = [], []
         for out_channels in channels:
-            convs.append(nnx.Conv(in_channels, out_channels, (kernel_size, kernel_size), padding="SAME", rngs=rngs))
+            convs.append(nnx.Conv(in_channels, out_channels, (kernel_size, kernel_size), padding="SAME", conv_general_dilated=conv_general_dilated, rngs=rngs))
             # Pool only while the map stays at least 2x2 afterwards.
             do_pool = pool and height >= 4 and width >= 4
             pools.append(do_pool)

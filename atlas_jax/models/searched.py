@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from atlas_jax.errors import ConfigError
+from atlas_jax.models.conv import conv_general_dilated
 from atlas_jax.models.registry import activation, register_model
 
 
@@ -35,7 +36,7 @@ class SearchedCNN(nnx.Module):
     ):
         ins = [input_shape[-1]] + list(channels[:-1])
         self.convs = nnx.List(
-            [nnx.Conv(i, o, (k, k), padding="SAME", rngs=rngs) for i, o, k in zip(ins, channels, kernels)]
+            [nnx.Conv(i, o, (k, k), padding="SAME", conv_general_dilated=conv_general_dilated, rngs=rngs) for i, o, k in zip(ins, channels, kernels)]
         )
         self.dense = nnx.Linear(channels[-1], dense, rngs=rngs)
         self.head = nnx.Linear(dense, num_classes, rngs=rngs)

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from atlas_jax.models.conv import conv2d_same
+
 Array = jax.Array
 
 ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -119,9 +121,7 @@ class EntangledConv(nnx.Module):
         kernel = self.kernel[...][window, window, :in_dim, :out_dim]
         if kernel_gate is not None:
             kernel = kernel * kernel_gate[:, :, None, None]
-        y = jax.lax.conv_general_dilated(
-            x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-        )
+        y = conv2d_same(x, kernel)
         return _gate(y + self.bias[...][:out_dim], gate)
 
 
