@@ -111,7 +111,7 @@ def train_and_evaluate(
         dataset: an already loaded dataset, to skip loading (searches reuse one).
         validate: evaluate on the validation split. False for a model trained on it (a
             retrain on train+val): no validation rows are written, and the summary has test
-            metrics only, with a `validation` entry that says why.
+            metrics only, with a `validation` entry that gives the reason.
 
     Returns:
         The summary also written to `run_dir/summary.json`.
