@@ -21,6 +21,14 @@ from atlas_jax.errors import ConfigError
 # Smallest spread of a prior, in unit coordinates. A prior narrower than this would
 # stop the optimizer from exploring the rest of the range.
 MIN_PRIOR_SPREAD = 0.05
+# Largest spread, in unit coordinates: nevergrad warns when the bounds of a parameter are
+# less than 3 standard steps apart, and a prior wider than that is close to uniform anyway.
+MAX_PRIOR_SPREAD = 0.3
+
+
+def _spread(prior: "ParamPrior") -> float:
+    """Return the prior's spread clamped to [MIN_PRIOR_SPREAD, MAX_PRIOR_SPREAD]."""
+    return min(max(float(prior.spread), MIN_PRIOR_SPREAD), MAX_PRIOR_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,8 @@ class ParamPrior:
     Attributes:
         center: a value in the parameter's domain, used as the optimizer's initial point.
         spread: standard deviation in unit coordinates (a fraction of the range, measured
-            on the log scale for log parameters); ignored by unordered `Choice`.
+            on the log scale for log parameters), clamped to [0.05, 0.3]; ignored by
+            unordered `Choice`.
         weights: unordered `Choice` only: one non-negative weight per option, which sets
             the initial sampling probabilities. None keeps them uniform.
     """
@@ -189,7 +198,7 @@ class Float(Param):
                 return ng.p.Log(lower=self.low, upper=self.high)
             return ng.p.Scalar(lower=self.low, upper=self.high)
         center = self.check(prior.center, "prior center")
-        spread = max(float(prior.spread), MIN_PRIOR_SPREAD)
+        spread = _spread(prior)
         if self.log:
             # nevergrad's Log takes one standard step as a multiplicative `exponent`.
             exponent = math.exp(spread * (math.log(self.high) - math.log(self.low)))
@@ -294,7 +303,7 @@ class Int(Param):
     def to_nevergrad(self, prior: ParamPrior | None = None) -> Any:
         import nevergrad as ng
 
-        spread = None if prior is None else max(float(prior.spread), MIN_PRIOR_SPREAD)
+        spread = None if prior is None else _spread(prior)
         center = None if prior is None else self.check(prior.center, "prior center")
         if self.log:
             if prior is None:
@@ -406,7 +415,7 @@ class Choice(Param):
             else:
                 center = self.index(self.check(prior.center, "prior center"))
                 param = ng.p.Scalar(init=float(center), lower=-0.499, upper=count - 1 + 0.499)
-                param.set_mutation(sigma=max(float(prior.spread), MIN_PRIOR_SPREAD) * max(count - 1, 1))
+                param.set_mutation(sigma=_spread(prior) * max(count - 1, 1))
             return param.set_integer_casting()
         # The option index goes to nevergrad rather than the option, because options such as
         # lists and dicts are not hashable and nevergrad compares choices by value.
