@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from atlas_jax.errors import ConfigError
 from atlas_jax.meta.features import feature_vector
 from atlas_jax.meta.history import TaskRecord
 from atlas_jax.search import Choice, ParamPrior, Space
+
+if TYPE_CHECKING:
+    from atlas_jax.meta.surrogate import ScoreModel
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ def task_distances(features: Mapping[str, float], history: Sequence[TaskRecord])
 
 def build_prior(space: Space, features: Mapping[str, float], history: Sequence[TaskRecord], *, k: int = 3,
                 warm_starts: int = 3, top: int = 5, min_spread: float = 0.15,
-                exclude: Sequence[str] = (), check_transfer: bool = True) -> MetaPrior:
+                exclude: Sequence[str] = (), check_transfer: bool = True,
+                score_model: ScoreModel | None = None, pool: int = 30) -> MetaPrior:
     """Build a prior for a new task from its k nearest past tasks.
 
     Args:
@@ -88,13 +92,24 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
         check_transfer: return a prior without warm starts or per-parameter priors unless,
             over the neighbours, a portfolio built from the others scores better on the
             left-out one than the same number of that task's random configs, by at least
-            `MIN_TRANSFER_T` standard errors. Takes effect with 3 or more neighbours.
+            `MIN_TRANSFER_T` standard errors. Takes effect with 3 or more neighbours. With a
+            score model, the model's own check applies instead (`ScoreModel.transfer_t`).
+        score_model: a model fitted on the history without the new task
+            (`fit_score_model`). The warm starts and per-parameter priors then come from the
+            `pool` history configs it predicts best for the new task, in place of the
+            neighbours' best configs. The greedy portfolio still weighs the k nearest tasks.
+        pool: with a score model, how many of its best-predicted configs to draw from.
 
     Raises:
-        ConfigError: for k, top or warm_starts below their minimum, or min_spread outside (0, 1].
+        ConfigError: for k, top, pool or warm_starts below their minimum, min_spread outside
+            (0, 1], or a score model trained on an excluded task.
     """
-    if k < 1 or top < 1 or warm_starts < 0:
-        raise ConfigError(f"invalid prior sizes k={k}, top={top}, warm_starts={warm_starts}: k and top must be >= 1")
+    if k < 1 or top < 1 or warm_starts < 0 or pool < 1:
+        raise ConfigError(f"invalid prior sizes k={k}, top={top}, pool={pool}, warm_starts={warm_starts}: "
+                          "k, top and pool must be >= 1")
+    if score_model is not None and set(score_model.tasks) & set(exclude):
+        raise ConfigError(f"the score model was trained on excluded tasks {sorted(set(score_model.tasks) & set(exclude))}; "
+                          "fit it on a history without them")
     if not 0 < min_spread <= 1:
         raise ConfigError(f"invalid min_spread {min_spread}: expected a fraction of the range in (0, 1]")
     candidates = [r for r in history if r.task not in set(exclude)]
@@ -103,6 +118,9 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
     distances = task_distances(features, candidates)
     order = np.argsort(distances, kind="stable")[:k]
     neighbors = [(candidates[i].task, float(distances[i])) for i in order]
+    if score_model is not None:
+        return _model_prior(space, features, [candidates[i] for i in order], distances[order], neighbors,
+                            score_model, pool, warm_starts, min_spread, check_transfer)
 
     # Best valid configs of each neighbour, with a weight that falls with distance.
     pooled: list[tuple[dict[str, Any], float]] = []
@@ -142,6 +160,32 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
             return MetaPrior(neighbors=neighbors)
     return MetaPrior(neighbors=neighbors, warm_starts=[unique[c] for c in portfolio],
                      params=_param_priors(space, pooled, min_spread))
+
+
+def _model_prior(space: Space, features: Mapping[str, float], nearest: list[TaskRecord], distances: np.ndarray,
+                 neighbors: list[tuple[str, float]], model: ScoreModel, pool: int, warm_starts: int,
+                 min_spread: float, check_transfer: bool) -> MetaPrior:
+    """Build the prior from a score model's best-predicted configs, weighed on the nearest tasks."""
+    if check_transfer and model.transfer_t < MIN_TRANSFER_T:
+        logger.info("the score model does not rank the configs of held-out past tasks better than chance "
+                    "(%.2f standard errors, below %.1f); using no prior", model.transfer_t, MIN_TRANSFER_T)
+        return MetaPrior(neighbors=neighbors)
+    predicted = model.predict(features)
+    unique = []
+    for c in np.argsort(-predicted, kind="stable"):
+        if len(unique) == pool:
+            break
+        try:
+            unique.append(space.validate(model.configs[c]))
+        except ConfigError:
+            continue  # violates a constraint of this space
+    if not unique:
+        logger.info("no config the score model ranks fits this space; the prior is empty")
+        return MetaPrior(neighbors=neighbors)
+    scores = np.stack([_task_scores(space, record, unique)[0] for record in nearest])  # [k, pool]
+    portfolio = greedy_portfolio(scores, 1.0 / (1.0 + distances), warm_starts)
+    return MetaPrior(neighbors=neighbors, warm_starts=[unique[c] for c in portfolio],
+                     params=_param_priors(space, [(values, 1.0) for values in unique], min_spread))
 
 
 def _leave_one_out_gain(scores: np.ndarray, trial_scores: list[np.ndarray], origins: list[set[int]],

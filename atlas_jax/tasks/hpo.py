@@ -48,10 +48,11 @@ def task_meta_features(cfg: DictConfig) -> dict[str, float]:
 
 def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     """Run (or resume) the study that `cfg.hpo` describes into `run_dir`."""
+    from atlas_jax.errors import ConfigError
     from atlas_jax.hpo import TrainingObjective, run_study
     from atlas_jax.hpo.objective import config_overrides
     from atlas_jax.launch import config_dir
-    from atlas_jax.meta import MetaHistory, build_prior
+    from atlas_jax.meta import MetaHistory, build_prior, fit_score_model
     from atlas_jax.search import build_space
 
     from atlas_jax.hpo.store import TRIALS_FILE
@@ -77,8 +78,15 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         if not past:
             logger.info("meta-history %s has no other task yet, so this study runs without a prior%s",
                         meta_history.path, "; it will be recorded there for later tasks" if hpo.prior.record else "")
+        pool = int(hpo.prior.pool)
+        if pool < 0:
+            raise ConfigError(f"hpo.prior.pool must be 0 (nearest-task prior) or a positive number of configs, got {pool}")
+        score_model = fit_score_model(space, past) if pool and past else None
+        if pool and past and score_model is None:
+            logger.info("hpo.prior.pool=%d needs past trials of 2 or more tasks in this space; using the nearest-task "
+                        "prior", pool)
         prior = build_prior(space, features, history, k=int(hpo.prior.k), warm_starts=int(hpo.prior.warm_starts),
-                            exclude=[_task_name(cfg)])
+                            exclude=[_task_name(cfg)], score_model=score_model, pool=pool or 1)
         if past:
             logger.info("prior from %d past tasks in %s; nearest: %s; %d warm starts", len(past), meta_history.path,
                         ", ".join(f"{task} ({distance:.2f})" for task, distance in prior.neighbors) or "none",

@@ -164,7 +164,7 @@ def test_prior_skips_configs_outside_space():
 def test_prior_excludes_and_validates_arguments():
     record = history_with_optimum("self", {"log_samples": 5.0}, lr=1e-3, act="relu")
     assert build_prior(space(), {"log_samples": 5.0}, [record], exclude=["self"]).neighbors == []
-    with pytest.raises(ConfigError, match="k and top"):
+    with pytest.raises(ConfigError, match="k, top and pool"):
         build_prior(space(), {}, [record], k=0)
     with pytest.raises(ConfigError, match="min_spread"):
         build_prior(space(), {}, [record], min_spread=0.0)
@@ -212,3 +212,71 @@ def test_prior_dropped_when_tasks_disagree():
     assert prior.params == {}
     unchecked = build_prior(space(), {"log_samples": 5.0}, history, k=8, warm_starts=3, top=5, check_transfer=False)
     assert len(unchecked.warm_starts) == 3
+
+
+def rule_history(name, level, seed, count=40):
+    """A past task whose best learning rate and activation follow its `landmark_linear` level."""
+    rng = np.random.default_rng(seed)
+    s = space()
+    trials = [{"values": values, "metric": rule_metric(values, level)} for values in (s.sample(rng) for _ in range(count))]
+    return TaskRecord(name, {"landmark_linear": level, "log_samples": 6.0}, trials)
+
+
+def rule_metric(values, level):
+    best_act = "tanh" if level > 0.5 else "relu"
+    return -abs(np.log10(values["lr"]) - (-4.0 + 3.0 * level)) - (0.0 if values["act"] == best_act else 0.5)
+
+
+def test_score_model_ranks_unseen_task():
+    from atlas_jax.meta import fit_score_model
+
+    history = [rule_history(f"task{i}", level, seed=i) for i, level in enumerate(np.linspace(0.05, 0.95, 10))]
+    model = fit_score_model(space(), history)
+    assert model.tasks == [f"task{i}" for i in range(10)]
+    assert len(model.configs) == 10 * 40
+    # A task between the history's levels: its configs ranked by the model against the true rule.
+    predicted = model.predict({"landmark_linear": 0.62, "log_samples": 6.0})
+    truth = [rule_metric(values, 0.62) for values in model.configs]
+    assert stats.spearmanr(predicted, truth).statistic > 0.7
+    assert model.transfer_t > 2.0
+
+
+def test_score_model_prior_picks_predicted_configs():
+    from atlas_jax.meta import fit_score_model
+
+    history = [rule_history(f"task{i}", level, seed=i) for i, level in enumerate(np.linspace(0.05, 0.95, 10))]
+    model = fit_score_model(space(), history)
+    features = {"landmark_linear": 0.62, "log_samples": 6.0}
+    prior = build_prior(space(), features, history, k=4, warm_starts=3, top=5, score_model=model, pool=10)
+    assert len(prior.warm_starts) == 3
+    assert all(values in model.configs for values in prior.warm_starts)
+    # The pool is the model's 10 best-predicted configs, so the warm starts come from them.
+    pool = [model.configs[i] for i in np.argsort(-model.predict(features), kind="stable")[:10]]
+    assert all(values in pool for values in prior.warm_starts)
+    assert prior.params["act"].center == "tanh"
+    assert abs(np.log10(prior.params["lr"].center) - (-4.0 + 3.0 * 0.62)) < 0.5
+
+
+def test_score_model_prior_dropped_for_noise():
+    from atlas_jax.meta import fit_score_model
+
+    history = [random_history(f"noise{i}", {"log_samples": 5.0 + 0.1 * i}, seed=i) for i in range(8)]
+    model = fit_score_model(space(), history)
+    assert model.transfer_t < 2.0
+    prior = build_prior(space(), {"log_samples": 5.0}, history, k=8, warm_starts=3, score_model=model)
+    assert prior.warm_starts == []
+    assert prior.params == {}
+
+
+def test_score_model_rejects_bad_arguments():
+    from atlas_jax.meta import fit_score_model
+
+    history = [rule_history(f"task{i}", level, seed=i) for i, level in enumerate((0.2, 0.8))]
+    assert fit_score_model(space(), history[:1]) is None
+    model = fit_score_model(space(), history)
+    with pytest.raises(ConfigError, match="excluded tasks"):
+        build_prior(space(), {}, history, score_model=model, exclude=["task0"])
+    with pytest.raises(ConfigError, match="pool"):
+        build_prior(space(), {}, history, score_model=model, pool=0)
+    with pytest.raises(ConfigError, match="folds"):
+        fit_score_model(space(), history, folds=1)

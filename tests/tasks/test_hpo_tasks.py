@@ -83,3 +83,61 @@ def test_changed_study_config_rejected_on_rerun(tmp_path):
     # More trials may be asked of the same study.
     more = [o for o in first if not o.startswith("hpo.budget")] + ["hpo.budget=2"]
     assert hpo.run(compose_config(config_dir(), more), tmp_path / "run")["trials"] == {"complete": 2}
+
+
+def rule_history(path, count=4):
+    """Write past studies of the mlp space whose best learning rate follows a meta-feature."""
+    import numpy as np
+
+    from atlas_jax.meta import MetaHistory, TaskRecord
+    from atlas_jax.search import build_space
+
+    cfg = compose_config(config_dir(), ["experiment=wine_mlp", "hpo.space.name=mlp"])
+    space = build_space(cfg.hpo.space)
+    history = MetaHistory(path)
+    for i, level in enumerate(np.linspace(0.2, 0.8, count)):
+        rng = np.random.default_rng(i)
+        trials = []
+        for _ in range(30):
+            values = space.sample(rng)
+            metric = 1.0 - abs(np.log10(values["optim.learning_rate"]) - (-4.0 + 3.0 * level)) / 4
+            trials.append({"values": values, "metric": float(metric)})
+        history.add(TaskRecord(f"past{i}", {"landmark_linear": float(level), "log_samples": 5.0}, trials))
+    return space
+
+
+@pytest.mark.slow
+def test_hpo_task_score_model_prior(tmp_path):
+    from atlas_jax.tasks import hpo
+
+    rule_history(tmp_path / "history.jsonl")
+    overrides = small_overrides(tmp_path, "hpo") + ["hpo.prior.enabled=true", "hpo.prior.record=false",
+                                                    "hpo.prior.pool=10", "hpo.prior.k=4", "hpo.prior.warm_starts=2"]
+    summary = hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
+    assert summary["warm_starts"] == 2
+    assert summary["meta_history"]["past_tasks"] == 4
+    # The first two trials are warm starts: past configs, up to nevergrad's float round trip.
+    lines = (tmp_path / "run" / "trials.jsonl").read_text().splitlines()
+    first = {}
+    for row in map(json.loads, lines):
+        first.setdefault(row["trial"], row["values"])
+    past = [t["values"] for line in (tmp_path / "history.jsonl").read_text().splitlines()
+            for t in json.loads(line)["trials"]]
+    for trial in (0, 1):
+        assert any(same_config(first[trial], values) for values in past), first[trial]
+
+
+def same_config(a, b):
+    if a.keys() != b.keys():
+        return False
+    return all(a[k] == pytest.approx(b[k], rel=1e-6) if isinstance(a[k], float) else a[k] == b[k] for k in a)
+
+
+def test_hpo_task_rejects_negative_pool(tmp_path):
+    from atlas_jax.errors import ConfigError
+    from atlas_jax.tasks import hpo
+
+    overrides = small_overrides(tmp_path, "hpo") + ["hpo.prior.enabled=true", "hpo.prior.pool=-1"]
+    with pytest.raises(ConfigError, match="hpo.prior.pool"):
+        hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
+    assert not (tmp_path / "run" / "trials.jsonl").exists()
