@@ -7,8 +7,8 @@ Gradient-boosted trees (scikit-learn's `HistGradientBoostingRegressor`) take mis
 meta-features and inactive parameters (NaN) as they are.
 
 Unlike the nearest-task prior, which reuses the best configs of similar tasks, the model
-can rank configs for a task unlike any in the history, by what the meta-features say
-about which learning rates or penalties suit it. Its transfer check refits the model with
+can rank configs for a task unlike any in the history, from how the meta-features relate
+to the learning rates or penalties that suited past tasks. Its transfer check refits the model with
 whole tasks held out and asks whether it still ranks their trials better than chance.
 """
 
@@ -60,13 +60,14 @@ def _task_rows(space: Space, record: TaskRecord) -> tuple[list[dict[str, Any]], 
     """Return a task's valid configs and their scores, normalised within the task and clipped at -1."""
     configs, metrics = [], []
     for trial in record.trials:
-        if trial.get("metric") is None:
-            continue
+        metric = trial.get("metric")
+        if metric is None or not np.isfinite(float(metric)):
+            continue  # a failed trial, or one whose metric was NaN or infinite
         try:
             configs.append(space.validate(trial["values"], check_constraints=False))
         except ConfigError:
             continue  # a config of another space
-        metrics.append(float(trial["metric"]))
+        metrics.append(float(metric))
     values = (1.0 if record.mode == "max" else -1.0) * np.array(metrics)
     if len(values) == 0:
         return [], values
@@ -141,9 +142,11 @@ def _transfer_t(x: np.ndarray, y: np.ndarray, group: np.ndarray, folds: int, see
         held_out = np.isin(group, tasks[fold_of == fold])
         if not held_out.any() or held_out.all():
             continue
-        model = _fit(x[~held_out], y[~held_out], seed)
+        # A meta-feature that only the held-out tasks have is all NaN in the training rows.
+        columns = ~np.all(np.isnan(x[~held_out]), axis=0)
+        model = _fit(x[~held_out][:, columns], y[~held_out], seed)
         with threadpool_limits(1):
-            predicted = model.predict(x[held_out])
+            predicted = model.predict(x[held_out][:, columns])
         for task in np.unique(group[held_out]):
             rows = group[held_out] == task
             if np.ptp(y[held_out][rows]) > 0 and np.ptp(predicted[rows]) > 0:

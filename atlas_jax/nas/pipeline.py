@@ -15,7 +15,7 @@ import numpy as np
 from atlas_jax.errors import ConfigError
 from atlas_jax.nas.config import NASConfig
 from atlas_jax.nas.darts import darts_search
-from atlas_jax.nas.runner import SubnetRunner, arch_key
+from atlas_jax.nas.runner import MODES, SubnetRunner, arch_key
 from atlas_jax.nas.search import (
     ArchEvaluator,
     Constraints,
@@ -43,6 +43,15 @@ def validate(cfg: NASConfig) -> None:
 
     if cfg.method not in METHODS:
         raise ConfigError(f"unknown nas.method '{cfg.method}'; valid: {', '.join(METHODS)}")
+    if cfg.mode not in MODES:
+        raise ConfigError(f"unknown nas.mode '{cfg.mode}'; valid: {', '.join(MODES)}")
+    if cfg.darts_weights not in DARTS_WEIGHTS:
+        raise ConfigError(f"unknown nas.darts_weights '{cfg.darts_weights}'; valid: {', '.join(DARTS_WEIGHTS)}")
+    for key in ("supernet_steps", "batch_size", "population", "budget"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"nas.{key} must be at least 1, got {getattr(cfg, key)}")
+    if not 1 <= cfg.parents <= cfg.population:
+        raise ConfigError(f"nas.parents must be between 1 and nas.population ({cfg.population}), got {cfg.parents}")
     if cfg.rule not in RULES:
         raise ConfigError(f"unknown nas.rule '{cfg.rule}'; valid: {', '.join(RULES)}")
     if not 0.0 <= cfg.largest_fraction < 1.0:

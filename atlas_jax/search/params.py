@@ -38,8 +38,8 @@ class ParamPrior:
     Attributes:
         center: a value in the parameter's domain, used as the optimizer's initial point.
         spread: standard deviation in unit coordinates (a fraction of the range, measured
-            on the log scale for log parameters), clamped to [0.05, 0.3]; ignored by
-            unordered `Choice`.
+            on the log scale for log parameters); ignored by unordered `Choice`. The
+            nevergrad parametrization clamps it to [0.05, 0.3].
         weights: unordered `Choice` only: one non-negative weight per option, which sets
             the initial sampling probabilities. None keeps them uniform.
     """

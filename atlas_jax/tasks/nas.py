@@ -86,7 +86,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         retrain_cfg.model = OmegaConf.structured(schema(**report["model"]))
         result = train_and_evaluate(retrain_cfg, run_dir / "retrain", dataset=dataset)
         summary.update(test_accuracy=result["test_accuracy"], retrain_val_accuracy=result["val_accuracy"])
-    # What Hydra sweepers minimise: validation error, never a test number.
-    summary["objective"] = 1.0 - summary.get("retrain_val_accuracy", report["val_accuracy"])
+    # What Hydra sweepers minimise: validation error, never a test number. Separate-weight DARTS
+    # without a retrain has no validation score, so its summary has no objective.
+    validation = summary.get("retrain_val_accuracy", report["val_accuracy"])
+    if validation is not None:
+        summary["objective"] = 1.0 - validation
     write_json(run_dir / "summary.json", summary)
     return summary

@@ -280,3 +280,16 @@ def test_score_model_rejects_bad_arguments():
         build_prior(space(), {}, history, score_model=model, pool=0)
     with pytest.raises(ConfigError, match="folds"):
         fit_score_model(space(), history, folds=1)
+
+
+def test_score_model_skips_nonfinite_and_partial_features():
+    from atlas_jax.meta import fit_score_model
+
+    history = [rule_history(f"task{i}", level, seed=i) for i, level in enumerate(np.linspace(0.1, 0.9, 6))]
+    # An older record without `landmark_linear`, and trials whose metric is not finite.
+    history[0] = TaskRecord("old", {"log_samples": 6.0}, history[0].trials)
+    history[1].trials.append({"values": history[1].trials[0]["values"], "metric": float("inf")})
+    history[2].trials.append({"values": history[2].trials[0]["values"], "metric": float("nan")})
+    model = fit_score_model(space(), history)
+    assert np.all(np.isfinite(model.predict({"landmark_linear": 0.5, "log_samples": 6.0})))
+    assert model.transfer_t > 2.0

@@ -74,3 +74,18 @@ def test_nnx_conv_drop_in_matches_default():
     valid = nnx.Conv(3, 4, (3, 3), padding="VALID", conv_general_dilated=conv_general_dilated, rngs=nnx.Rngs(1))
     plain = nnx.Conv(3, 4, (3, 3), padding="VALID", rngs=nnx.Rngs(1))
     np.testing.assert_array_equal(valid(x), plain(x))
+
+
+def test_drop_in_wide_maps_and_bad_inputs():
+    # A map wider than the kernel goes to XLA's convolution.
+    x, kernel = draw((2, 3, 16, 3), 9), draw((5, 5, 3, 4), 10)
+    assert not prefers_patches(3, 16, 5, 5)
+    text = jax.jit(lambda x, k: conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=NHWC)).lower(
+        x, kernel).as_text()
+    assert "convolution" in text
+    # Like lax, mixed dtypes and wrong-length dilations are rejected rather than computed.
+    small = draw((2, 4, 4, 3), 11)
+    with pytest.raises(TypeError, match="same dtypes"):
+        conv_general_dilated(small, kernel.astype(jnp.bfloat16), (1, 1), "SAME", dimension_numbers=NHWC)
+    with pytest.raises(ValueError):
+        conv_general_dilated(small, kernel, (1, 1), "SAME", lhs_dilation=(1,), dimension_numbers=NHWC)

@@ -187,6 +187,12 @@ def test_search_report_records_screening(digits):
     ("rescore_top", -1, "nas.rescore_top must be 0"),
     ("screen_examples", 0, "nas.screen_examples must be at least 1"),
     ("screen_z", 0.0, "nas.screen_z must be positive"),
+    ("method", "grid", "unknown nas.method 'grid'"),
+    ("mode", "dense", "unknown nas.mode 'dense'"),
+    ("darts_weights", "tied", "unknown nas.darts_weights 'tied'"),
+    ("population", 0, "nas.population must be at least 1"),
+    ("parents", 30, r"nas.parents must be between 1 and nas.population \(20\)"),
+    ("budget", 0, "nas.budget must be at least 1"),
 ])
 def test_bad_nas_settings_name_their_key(field, value, message):
     from atlas_jax.errors import ConfigError
