@@ -63,7 +63,7 @@ def main() -> None:
                              f"mean_score_k{k}": []})
     rows.update(variants)
     for t in targets:
-        k, _ = bench.sizes[bench.families[t]]
+        k, _, _ = bench.sizes[bench.families[t]]
         history = bench.history(t)
         prior = build_prior(bench.space, bench.features[bench.tasks[t]], history, k=k, warm_starts=SIZE, top=TOP,
                             check_transfer=False)

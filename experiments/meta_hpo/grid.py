@@ -215,7 +215,7 @@ def main() -> None:
     print(f"versions: python {platform.python_version()}, jax {jax.__version__}, numpy {np.__version__}")
     print(f"command: {' '.join(sys.argv)}")
     try:
-        tasks = build_suite(args.families.split(",") if args.families else None)
+        tasks = build_suite([f.strip() for f in args.families.split(",")] if args.families else None)
     except ValueError as error:
         parser.error(str(error))
     tasks = tasks[: args.limit]

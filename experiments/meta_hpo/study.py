@@ -11,7 +11,9 @@ the nearest.
 
 The prior's sizes (k nearest tasks, number of warm starts) are chosen per held-out
 family by `tune_prior_sizes`, which reads only the other families, so no choice
-depends on the targets it is scored on.
+depends on the targets it is scored on. With `--pools score-model` it also chooses
+between the nearest tasks' best configs and the best-predicted configs of a score model
+trained on the history, and how many of those to draw from.
 
 Regret after t trials is (best grid accuracy - best accuracy found) / (best - median
 grid accuracy) on that task: 0 means the best grid config was found, 1 means a
@@ -37,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from atlas_jax.hpo.study import create_optimizer  # noqa: E402
-from atlas_jax.meta import TaskRecord, build_prior, compute_meta_features  # noqa: E402
+from atlas_jax.meta import TaskRecord, build_prior, compute_meta_features, fit_score_model  # noqa: E402
 from atlas_jax.search import Choice, Space  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +48,9 @@ CHECKPOINTS = (5, 10, 20, 50)
 METHODS = ("random", "ngopt", "ngopt_prior", "tpe", "tpe_warm", "ngopt_prior_shuffled", "ngopt_prior_farthest")
 K_CHOICES = (3, 5, 10, 20)  # nearest tasks tried by tune_prior_sizes
 WARM_START_CHOICES = (3, 5, 8, 10)  # warm-start counts tried by tune_prior_sizes
+# Score-model pool sizes that `--pools score-model` lets tune_prior_sizes try; 0 is the
+# nearest-task prior without a score model, the only choice by default.
+POOL_CHOICES = (0, 20, 30, 45, 60)
 TOP = 10  # best configs per neighbour task that form the warm-start pool and the per-parameter priors
 
 
@@ -124,8 +129,9 @@ class Benchmark:
         self.index = {config_key(c): i for i, c in enumerate(self.configs)}
         self.features = load_meta_features(grid, features_path)
 
-        self.sizes: dict[str, tuple[int, int]] = {}  # {held-out family: (k, warm starts)}
+        self.sizes: dict[str, tuple[int, int, int]] = {}  # {held-out family: (k, warm starts, pool)}
         self._priors: dict[tuple[int, str], object] = {}
+        self._models: dict[tuple, object] = {}
 
     def history(self, target: int, shuffled_seed: int | None = None,
                 exclude_families: tuple[str, ...] = ()) -> list[TaskRecord]:
@@ -147,8 +153,9 @@ class Benchmark:
         key = (target, variant)
         if variant != "shuffled" and key in self._priors:
             return self._priors[key]
-        k, warm_starts = self.sizes.get(self.families[target], (5, 3))
-        history = self.history(target, shuffled_seed=seed if variant == "shuffled" else None)
+        k, warm_starts, pool = self.sizes.get(self.families[target], (5, 3, 0))
+        shuffled_seed = seed if variant == "shuffled" else None
+        history = self.history(target, shuffled_seed=shuffled_seed)
         features = self.features[self.tasks[target]]
         if variant == "farthest":
             # The k least similar tasks: flip the ranking by negating the distances.
@@ -156,10 +163,23 @@ class Benchmark:
 
             distances = task_distances(features, history)
             history = [history[i] for i in np.argsort(-distances)[:k]]
-        prior = build_prior(self.space, features, history, k=k, warm_starts=warm_starts, top=TOP)
+        prior = self.build(features, history, k, warm_starts, pool, shuffled_seed)
         if variant != "shuffled":
             self._priors[key] = prior
         return prior
+
+    def build(self, features: dict, history: list[TaskRecord], k: int, warm_starts: int, pool: int,
+              shuffled_seed: int | None = None):
+        """Build a prior of these sizes; pool > 0 ranks configs with a score model fitted on `history`."""
+        model = None
+        if pool:
+            # A model depends only on the history it is fitted on, which many targets share.
+            key = (tuple(r.task for r in history), shuffled_seed)
+            if key not in self._models:
+                self._models[key] = fit_score_model(self.space, history)
+            model = self._models[key]
+        return build_prior(self.space, features, history, k=k, warm_starts=warm_starts, top=TOP,
+                           score_model=model, pool=pool or 1)
 
     def regret(self, task: int) -> np.ndarray:
         """Compute the normalised regret of every grid config on a task."""
@@ -234,43 +254,51 @@ def expected_regret_at(regret: np.ndarray, portfolio: list[int], trials: int) ->
     return float(np.sum(probabilities * np.minimum(rest, best_warm)))
 
 
-def tune_prior_sizes(bench: Benchmark, trials: int = 10) -> dict[str, tuple[int, int]]:
-    """Choose k and the warm-start count for each held-out family by leave-family-out on the other families.
+def tune_prior_sizes(bench: Benchmark, trials: int = 10,
+                     pools: tuple[int, ...] = (0,)) -> dict[str, tuple[int, int, int]]:
+    """Choose k, the warm-start count and the score-model pool for each held-out family by
+    leave-family-out on the other families.
 
     For held-out family F, every task u outside F gets priors built from the tasks
-    outside F and outside u's own family. Each (k, warm starts) pair is scored by the
-    mean over those u of `expected_regret_at(trials)`. F's own tasks are never looked at.
+    outside F and outside u's own family. Each (k, warm starts, pool) triple is scored by
+    the mean over those u of `expected_regret_at(trials)`. F's own tasks are never looked at.
     """
     index = {config_key(c): i for i, c in enumerate(bench.configs)}
     chosen = {}
     for family in sorted(set(bench.families)):
         inner = [u for u in range(len(bench.tasks)) if bench.families[u] != family]
-        scores = np.zeros((len(K_CHOICES), len(WARM_START_CHOICES)))
+        scores = np.zeros((len(K_CHOICES), len(WARM_START_CHOICES), len(pools)))
         for u in inner:
             history = bench.history(u, exclude_families=(family,))
             if not history:
                 continue
             regret = bench.regret(u)
             for a, k in enumerate(K_CHOICES):
-                prior = build_prior(bench.space, bench.features[bench.tasks[u]], history, k=k,
-                                    warm_starts=max(WARM_START_CHOICES), top=TOP)
-                picks = [index[config_key(values)] for values in prior.warm_starts]
-                for b, count in enumerate(WARM_START_CHOICES):
-                    # The greedy portfolio of `count` configs is a prefix of the longest one.
-                    scores[a, b] += expected_regret_at(regret, picks[:count], trials) / len(inner)
-        a, b = np.unravel_index(np.argmin(scores), scores.shape)
-        chosen[family] = (K_CHOICES[a], WARM_START_CHOICES[b])
-        print(f"  held out {family}: k={chosen[family][0]}, warm starts={chosen[family][1]} "
-              f"(expected regret @{trials} on the other families {scores[a, b]:.3f})", flush=True)
+                for c, pool in enumerate(pools):
+                    prior = bench.build(bench.features[bench.tasks[u]], history, k, max(WARM_START_CHOICES), pool)
+                    picks = [index[config_key(values)] for values in prior.warm_starts]
+                    for b, count in enumerate(WARM_START_CHOICES):
+                        # The greedy portfolio of `count` configs is a prefix of the longest one.
+                        scores[a, b, c] += expected_regret_at(regret, picks[:count], trials) / len(inner)
+        a, b, c = np.unravel_index(np.argmin(scores), scores.shape)
+        chosen[family] = (K_CHOICES[a], WARM_START_CHOICES[b], pools[c])
+        print(f"  held out {family}: k={chosen[family][0]}, warm starts={chosen[family][1]}, "
+              f"score-model pool={chosen[family][2] or 'none'} "
+              f"(expected regret @{trials} on the other families {scores[a, b, c]:.3f})", flush=True)
     return chosen
 
 
 _BENCH: Benchmark | None = None
 
 
-def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int]]) -> None:
+def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, int]]) -> None:
     global _BENCH
+    from threadpoolctl import threadpool_limits
+
     warnings.simplefilter("ignore")
+    # One thread per worker: the workers already fill the cores, and OpenMP threads of the
+    # score model's trees in several workers at once slowed each fit about tenfold.
+    threadpool_limits(1)
     _BENCH = Benchmark(Path(grid_path), Path(features_path))
     _BENCH.sizes = sizes
 
@@ -348,6 +376,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=0, help="nearest tasks of the prior (k); 0 tunes k per held-out family")
     parser.add_argument("--warm-starts", type=int, default=0,
                         help="warm-start configs of the prior; 0 tunes the count per held-out family")
+    parser.add_argument("--pools", default="0",
+                        help="comma-separated score-model pool sizes tuned per held-out family, or 'score-model' "
+                             f"for {','.join(map(str, POOL_CHOICES))}. 0 uses the nearest tasks' best configs (no "
+                             "score model); N > 0 draws warm starts from the N configs a score model trained on "
+                             "the history predicts best (default: 0, the published study)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results",
                         help="folder of summary.json, curves.npz and regret.png (default: the published results/)")
@@ -384,12 +417,20 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     start = time.perf_counter()
-    if args.k and args.warm_starts:
-        sizes = {family: (args.k, args.warm_starts) for family in set(bench.families)}
+    try:
+        pools = POOL_CHOICES if args.pools == "score-model" else tuple(int(p) for p in args.pools.split(","))
+    except ValueError:
+        parser.error(f"--pools must be 'score-model' or comma-separated integers, got {args.pools!r}")
+    if min(pools) < 0:
+        parser.error(f"--pools sizes must be 0 (no score model) or more, got {args.pools}")
+    if pools != (0,) and args.out.resolve() == published.resolve():
+        parser.error("--pools with a score model is not the published study, so pass --out")
+    if args.k and args.warm_starts and len(pools) == 1:
+        sizes = {family: (args.k, args.warm_starts, pools[0]) for family in set(bench.families)}
     else:
         print("prior sizes by leave-family-out on the history side:")
-        sizes = tune_prior_sizes(bench)
-        sizes = {family: (args.k or k, args.warm_starts or w) for family, (k, w) in sizes.items()}
+        sizes = tune_prior_sizes(bench, pools=pools)
+        sizes = {family: (args.k or k, args.warm_starts or w, p) for family, (k, w, p) in sizes.items()}
         print(f"  tuned in {time.perf_counter() - start:.0f}s")
     print(f"{len(targets)} target tasks, {args.seeds} seeds, {len(methods)} methods, {TRIALS} trials each")
 
@@ -411,7 +452,7 @@ def main() -> None:
     by_family = family_table(summary["regret"], [bench.families[t] for t in targets], methods)
     (args.out / "summary.json").write_text(json.dumps(
         {"table": summary["table"], "by_family": by_family,
-         "prior_sizes": {family: {"k": k, "warm_starts": w} for family, (k, w) in sorted(sizes.items())}},
+         "prior_sizes": {family: {"k": k, "warm_starts": w, "pool": p} for family, (k, w, p) in sorted(sizes.items())}},
         indent=1))
     plot(summary["regret"], args.out / "regret.png", methods)
 

