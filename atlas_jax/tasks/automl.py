@@ -39,7 +39,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         raise AtlasError(f"no trial completed; see {run_dir / 'search' / 'trials.jsonl'}")
     search_seconds = time.perf_counter() - start
 
-    # Retrain the best config on train+val; only the test split is held out.
+    # Retrain the best config, on train+val with hpo.retrain; the test split stays held out.
+    retrained_on = "train+val" if cfg.hpo.retrain else "train"
+    _check_retrain_data(run_dir / "final", retrained_on)
     steps = cfg.hpo.retrain_steps or cfg.hpo.trial_steps
     trial = Trial(-1, best.values, best.overrides, run_dir / "final")
     final_cfg = outcome.objective.trial_config(trial, steps=steps)
@@ -60,7 +62,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         "task": "automl",
         "name": str(cfg.name),
         **study_summary(outcome),
-        "retrained_on": "train+val" if cfg.hpo.retrain else "train",
+        "retrained_on": retrained_on,
         "test_accuracy": final["test_accuracy"],
         "test_loss": final["test_loss"],
         "search_seconds": search_seconds,
@@ -72,3 +74,31 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     logger.info("automl: best validation %s %.4f, test accuracy %.4f after retraining, %.0f s in all",
                 cfg.hpo.metric, best.metric, final["test_accuracy"], summary["wall_time_s"])
     return summary
+
+
+def _check_retrain_data(final_dir: Path, retrained_on: str) -> None:
+    """Record which splits the retrain uses; reject a rerun that would resume it on other data.
+
+    `hpo.retrain` may change between reruns of a study, but `final/` resumes from its
+    checkpoints, so a resumed model would have trained on the other splits.
+    """
+    import json
+
+    from atlas_jax.errors import AtlasError
+    from atlas_jax.train import write_json
+
+    marker = final_dir / "retrained_on.json"
+    if marker.exists():
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8")).get("retrained_on")
+        except (OSError, ValueError, AttributeError) as error:
+            raise AtlasError(f"cannot read {marker} ({error}); delete {final_dir} to retrain from scratch") from error
+        if previous != retrained_on:
+            setting = "true" if previous == "train+val" else "false"
+            raise AtlasError(
+                f"{final_dir} contains a retrain on {previous}, but this run requests one on {retrained_on}; "
+                f"rerun with hpo.retrain={setting}, or delete {final_dir} to retrain from scratch"
+            )
+        return
+    final_dir.mkdir(parents=True, exist_ok=True)
+    write_json(marker, {"retrained_on": retrained_on})

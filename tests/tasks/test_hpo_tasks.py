@@ -49,6 +49,11 @@ def test_automl_task_uses_history(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "first" / "final" / "metrics.jsonl").read_text().splitlines()]
     assert "val" not in {r["split"] for r in rows}
     assert final["test_accuracy"] == first["test_accuracy"]
+    # A rerun may not resume that retrain on other splits.
+    from atlas_jax.errors import AtlasError
+
+    with pytest.raises(AtlasError, match=r"hpo.retrain=true"):
+        automl.run(compose_config(config_dir(), overrides + ["hpo.retrain=false"]), tmp_path / "first")
 
     # A second task (breast_cancer) gets wine as its nearest neighbour and warm starts from it.
     second_overrides = [o.replace("experiment=wine_mlp", "experiment=breast_cancer_mlp") for o in overrides]
