@@ -165,7 +165,7 @@ def build_prior(space: Space, features: Mapping[str, float], history: Sequence[T
 def _model_prior(space: Space, features: Mapping[str, float], nearest: list[TaskRecord], distances: np.ndarray,
                  neighbors: list[tuple[str, float]], model: ScoreModel, pool: int, warm_starts: int,
                  min_spread: float, check_transfer: bool) -> MetaPrior:
-    """Build the prior from a score model's best-predicted configs, weighed on the nearest tasks."""
+    """Build the prior from a score model's best-predicted configs, weighted on the nearest tasks."""
     if check_transfer and model.transfer_t < MIN_TRANSFER_T:
         logger.info("the score model does not rank the configs of held-out past tasks better than chance "
                     "(%.2f standard errors, below %.1f); using no prior", model.transfer_t, MIN_TRANSFER_T)

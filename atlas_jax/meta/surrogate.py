@@ -9,7 +9,7 @@ meta-features and inactive parameters (NaN) as they are.
 Unlike the nearest-task prior, which reuses the best configs of similar tasks, the model
 can rank configs for a task unlike any in the history, from how the meta-features relate
 to the learning rates or penalties that suited past tasks. Its transfer check refits the model with
-whole tasks held out and asks whether it still ranks their trials better than chance.
+whole tasks held out and checks whether it still ranks their trials better than chance.
 """
 
 from __future__ import annotations

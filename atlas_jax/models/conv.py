@@ -62,7 +62,7 @@ def patch_conv(x: jax.Array, kernel: jax.Array, precision: Any = None,
 
 
 def conv2d_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """Stride-1 SAME convolution of NHWC x with an HWIO kernel, on the faster path."""
+    """Convolve NHWC x with an HWIO kernel (stride 1, SAME padding) on the faster path."""
     if prefers_patches(x.shape[1], x.shape[2], kernel.shape[0], kernel.shape[1]):
         return patch_conv(x, kernel)
     return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=_NHWC)

@@ -39,7 +39,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         raise AtlasError(f"no trial completed; see {run_dir / 'search' / 'trials.jsonl'}")
     search_seconds = time.perf_counter() - start
 
-    # Retrain the best config, on train+val with hpo.retrain; the test split stays held out.
+    # Retrain the best config, on train+val with hpo.retrain. The test split stays held out.
     retrained_on = "train+val" if cfg.hpo.retrain else "train"
     _check_retrain_data(run_dir / "final", retrained_on)
     steps = cfg.hpo.retrain_steps or cfg.hpo.trial_steps
@@ -54,8 +54,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.hpo.retrain:
         merged = Split(np.concatenate([dataset.train.x, dataset.val.x]), np.concatenate([dataset.train.y, dataset.val.y]))
         dataset = dataclasses.replace(dataset, train=merged)
-    # A model retrained on train+val has no held-out validation split: its run writes test
-    # metrics only, since readers take the summary at face value.
+    # A model retrained on train+val has no held-out validation split, so its run writes test
+    # metrics only: readers take the summary at face value.
     final = train_and_evaluate(final_cfg, run_dir / "final", dataset=dataset, validate=not cfg.hpo.retrain)
 
     summary = {

@@ -81,7 +81,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         pool = int(hpo.prior.pool)
         if pool < 0:
             raise ConfigError(f"hpo.prior.pool must be 0 (nearest-task prior) or a positive number of configs, got {pool}")
-        # The score model's transfer check holds whole tasks out, so it needs 3 or more past tasks.
+        # The score model's transfer check leaves whole tasks out, so it needs 3 or more past tasks.
         score_model = fit_score_model(space, past) if pool and len(past) >= 3 else None
         if pool and past and (score_model is None or len(score_model.tasks) < 3):
             logger.info("hpo.prior.pool=%d needs past trials of 3 or more tasks in this space; using the nearest-task "
