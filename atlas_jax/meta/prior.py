@@ -252,14 +252,19 @@ def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]
         return np.zeros(len(configs)), np.zeros(0)
     sign = 1.0 if record.mode == "max" else -1.0
     values = sign * np.array(metrics)
-    best, median = values.max(), np.median(values)
-    normalised = (values - median) / (best - median) if best > median else np.zeros_like(values)
+    normalised = normalise_scores(values)
     table = np.nan_to_num(np.stack(runs), nan=-1.0)  # inactive parameters match only inactive ones
     scores = []
     for values_dict in configs:
         point = np.nan_to_num(space.encode(values_dict), nan=-1.0)
         scores.append(normalised[int(np.argmin(np.sum((table - point) ** 2, axis=1)))])
     return np.array(scores), normalised
+
+
+def normalise_scores(values: np.ndarray) -> np.ndarray:
+    """Scale a task's metrics (higher is better) so its best is 1 and its median 0; all 0 when equal."""
+    best, median = values.max(), np.median(values)
+    return (values - median) / (best - median) if best > median else np.zeros_like(values)
 
 
 def greedy_portfolio(scores: np.ndarray, weights: np.ndarray, count: int) -> list[int]:

@@ -24,6 +24,7 @@ import numpy as np
 from atlas_jax.errors import ConfigError
 from atlas_jax.meta.features import feature_vector
 from atlas_jax.meta.history import TaskRecord
+from atlas_jax.meta.prior import normalise_scores
 from atlas_jax.search import Space
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ def _task_rows(space: Space, record: TaskRecord) -> tuple[list[dict[str, Any]], 
     values = (1.0 if record.mode == "max" else -1.0) * np.array(metrics)
     if len(values) == 0:
         return [], values
-    best, median = values.max(), np.median(values)
-    scores = (values - median) / (best - median) if best > median else np.zeros_like(values)
-    return configs, np.clip(scores, -1.0, 1.0)
+    return configs, np.clip(normalise_scores(values), -1.0, 1.0)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int):
