@@ -46,7 +46,7 @@ def main() -> None:
 
     bench = Benchmark(args.grid, args.features)
     print("prior sizes by leave-family-out on the history side:")
-    bench.sizes = tune_prior_sizes(bench)
+    bench.sizes = tune_prior_sizes(bench, refine=(False,))  # static portfolios only
     accuracy = bench.accuracy
     best, median = accuracy.max(axis=1, keepdims=True), np.median(accuracy, axis=1, keepdims=True)
     regret = (best - accuracy) / np.where(best > median, best - median, np.inf)
@@ -63,7 +63,7 @@ def main() -> None:
                              f"mean_score_k{k}": []})
     rows.update(variants)
     for t in targets:
-        k, _, _ = bench.sizes[bench.families[t]]
+        k = bench.sizes[bench.families[t]][0]
         history = bench.history(t)
         prior = build_prior(bench.space, bench.features[bench.tasks[t]], history, k=k, warm_starts=SIZE, top=TOP,
                             check_transfer=False)

@@ -9,6 +9,9 @@ family is held out). The ablation gives NGOpt a misleading prior: a history whos
 accuracies are shuffled across configs, or the k least similar tasks in place of
 the nearest.
 
+With `--refine auto`, the tuning may also follow the warm starts with prior-guided
+refinement (refine.py): the best trial's neighbours that the nearest tasks score highest.
+
 The prior's sizes (k nearest tasks, number of warm starts) are chosen per held-out
 family by `tune_prior_sizes`, which reads only the other families, so no choice
 depends on the targets it is scored on. With `--pools score-model` it also chooses
@@ -41,13 +44,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from atlas_jax.hpo.study import create_optimizer  # noqa: E402
 from atlas_jax.meta import TaskRecord, build_prior, compute_meta_features, fit_score_model  # noqa: E402
 from atlas_jax.search import Choice, Space  # noqa: E402
+from refine import Refiner  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TRIALS = 50
 CHECKPOINTS = (5, 10, 20, 50)
 METHODS = ("random", "ngopt", "ngopt_prior", "tpe", "tpe_warm", "ngopt_prior_shuffled", "ngopt_prior_farthest")
 K_CHOICES = (3, 5, 10, 20)  # nearest tasks tried by tune_prior_sizes
-WARM_START_CHOICES = (3, 5, 8, 10)  # warm-start counts tried by tune_prior_sizes
+WARM_START_CHOICES = (2, 3, 4, 5, 6, 8, 10)  # warm-start counts tried by tune_prior_sizes
+# Whether tune_prior_sizes may follow the warm starts with prior-guided refinement
+# (refine.py) up to the tuned checkpoint; only `--refine auto` offers True.
+REFINE_CHOICES = (False, True)
+TUNED_AT = 10  # trials at which tune_prior_sizes scores its choices
 # Score-model pool sizes that `--pools score-model` lets tune_prior_sizes try; 0 is the
 # nearest-task prior without a score model, the only choice by default.
 POOL_CHOICES = (0, 20, 30, 45, 60)
@@ -129,7 +137,8 @@ class Benchmark:
         self.index = {config_key(c): i for i, c in enumerate(self.configs)}
         self.features = load_meta_features(grid, features_path)
 
-        self.sizes: dict[str, tuple[int, int, int]] = {}  # {held-out family: (k, warm starts, pool)}
+        # {held-out family: (k, warm starts, pool, refinements)}
+        self.sizes: dict[str, tuple[int, int, int, int]] = {}
         self._priors: dict[tuple[int, str], object] = {}
         self._models: dict[tuple, object] = {}
 
@@ -148,12 +157,13 @@ class Benchmark:
             records.append(TaskRecord(name, self.features[name], trials))
         return records
 
-    def prior(self, target: int, variant: str, seed: int):
-        """Build the prior of `variant` (nearest, shuffled, farthest) for a target, cached unless shuffled."""
+    def prior(self, target: int, variant: str, seed: int) -> tuple:
+        """Build the prior of `variant` (nearest, shuffled, farthest) for a target and its refiner,
+        cached unless shuffled."""
         key = (target, variant)
         if variant != "shuffled" and key in self._priors:
             return self._priors[key]
-        k, warm_starts, pool = self.sizes.get(self.families[target], (5, 3, 0))
+        k, warm_starts, pool, _ = self.sizes.get(self.families[target], (5, 3, 0, 0))
         shuffled_seed = seed if variant == "shuffled" else None
         history = self.history(target, shuffled_seed=shuffled_seed)
         features = self.features[self.tasks[target]]
@@ -164,9 +174,10 @@ class Benchmark:
             distances = task_distances(features, history)
             history = [history[i] for i in np.argsort(-distances)[:k]]
         prior = self.build(features, history, k, warm_starts, pool, shuffled_seed)
+        result = (prior, Refiner.from_prior(self.space, prior, history))
         if variant != "shuffled":
-            self._priors[key] = prior
-        return prior
+            self._priors[key] = result
+        return result
 
     def build(self, features: dict, history: list[TaskRecord], k: int, warm_starts: int, pool: int,
               shuffled_seed: int | None = None):
@@ -197,15 +208,25 @@ class Benchmark:
         elif method.startswith("ngopt"):
             variant = {"ngopt": None, "ngopt_prior": "nearest", "ngopt_prior_shuffled": "shuffled",
                        "ngopt_prior_farthest": "farthest"}[method]
-            prior = self.prior(target, variant, seed) if variant else None
+            prior, refiner = self.prior(target, variant, seed) if variant else (None, None)
             parametrization = self.space.to_nevergrad(prior.params if prior else None)
             optimizer = create_optimizer("NGOpt", parametrization, TRIALS, 1, seed)
-            for values in reversed(prior.warm_starts if prior else []):
-                optimizer.suggest(self.space.to_nevergrad_value(values))
-            for _ in range(TRIALS):
+            warm = prior.warm_starts if prior else []
+            refinements = self.sizes.get(self.families[target], (0, 0, 0, 0))[3] if prior else 0
+            finished = []
+            for trial in range(TRIALS):
+                values = None
+                if trial < len(warm):
+                    values = warm[trial]
+                elif trial < len(warm) + refinements:
+                    values = refiner.propose(finished)
+                if values is not None:
+                    optimizer.suggest(self.space.to_nevergrad_value(values))
                 candidate = optimizer.ask()
-                score = scores[self.index[config_key(self.space.from_nevergrad(candidate.value))]]
+                values = self.space.from_nevergrad(candidate.value)
+                score = scores[self.index[config_key(values)]]
                 optimizer.tell(candidate, -score)
+                finished.append((values, score))
                 found.append(score)
         elif method.startswith("tpe"):
             found = self._run_tpe(scores, target, seed, warm=method == "tpe_warm")
@@ -220,7 +241,7 @@ class Benchmark:
         params = self.space.params
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
         if warm:
-            for values in self.prior(target, "nearest", seed).warm_starts:
+            for values in self.prior(target, "nearest", seed)[0].warm_starts:
                 study.enqueue_trial({p: params[p].index(values[p]) for p in ("learning_rate", "l2", "width")}
                                     | {"activation": values["activation"]})
         found = []
@@ -254,20 +275,37 @@ def expected_regret_at(regret: np.ndarray, portfolio: list[int], trials: int) ->
     return float(np.sum(probabilities * np.minimum(rest, best_warm)))
 
 
-def tune_prior_sizes(bench: Benchmark, trials: int = 10,
-                     pools: tuple[int, ...] = (0,)) -> dict[str, tuple[int, int, int]]:
-    """Choose k, the warm-start count and the score-model pool for each held-out family by
-    leave-family-out on the other families.
+def refined_picks(bench: Benchmark, prior, refiner: Refiner, task: int, warm: int, refinements: int) -> list[int]:
+    """Return the grid indices of the first `warm` warm starts, then of up to `refinements` proposals.
+
+    Before each proposal the refiner receives the task's grid scores of the configs so
+    far, as it would receive finished trials. It stops early when it has nothing left to propose.
+    """
+    picks = [bench.index[config_key(values)] for values in prior.warm_starts[:warm]]
+    scores = bench.accuracy[task]
+    for _ in range(refinements):
+        values = refiner.propose([(bench.configs[i], scores[i]) for i in picks])
+        if values is None:
+            break
+        picks.append(bench.index[config_key(values)])
+    return picks
+
+
+def tune_prior_sizes(bench: Benchmark, trials: int = 10, pools: tuple[int, ...] = (0,),
+                     refine: tuple[bool, ...] = REFINE_CHOICES) -> dict[str, tuple[int, int, int, int]]:
+    """Choose k, the warm-start count, the score-model pool and whether to refine, for each
+    held-out family, by leave-family-out on the other families.
 
     For held-out family F, every task u outside F gets priors built from the tasks
-    outside F and outside u's own family. Each (k, warm starts, pool) triple is scored by
-    the mean over those u of `expected_regret_at(trials)`. F's own tasks are never looked at.
+    outside F and outside u's own family. Each (k, warm starts, pool, refine) choice is
+    scored by the mean over those u of `expected_regret_at(trials)`: the warm starts and,
+    with refinement, the refiner's proposals up to `trials`, then random configs. F's own
+    tasks are never looked at.
     """
-    index = {config_key(c): i for i, c in enumerate(bench.configs)}
     chosen = {}
     for family in sorted(set(bench.families)):
         inner = [u for u in range(len(bench.tasks)) if bench.families[u] != family]
-        scores = np.zeros((len(K_CHOICES), len(WARM_START_CHOICES), len(pools)))
+        scores = np.zeros((len(K_CHOICES), len(WARM_START_CHOICES), len(pools), len(refine)))
         for u in inner:
             history = bench.history(u, exclude_families=(family,))
             if not history:
@@ -275,23 +313,26 @@ def tune_prior_sizes(bench: Benchmark, trials: int = 10,
             regret = bench.regret(u)
             for a, k in enumerate(K_CHOICES):
                 for c, pool in enumerate(pools):
+                    # The greedy portfolio of `count` configs is a prefix of the longest one.
                     prior = bench.build(bench.features[bench.tasks[u]], history, k, max(WARM_START_CHOICES), pool)
-                    picks = [index[config_key(values)] for values in prior.warm_starts]
+                    refiner = Refiner.from_prior(bench.space, prior, history) if any(refine) else None
                     for b, count in enumerate(WARM_START_CHOICES):
-                        # The greedy portfolio of `count` configs is a prefix of the longest one.
-                        scores[a, b, c] += expected_regret_at(regret, picks[:count], trials) / len(inner)
-        a, b, c = np.unravel_index(np.argmin(scores), scores.shape)
-        chosen[family] = (K_CHOICES[a], WARM_START_CHOICES[b], pools[c])
-        print(f"  held out {family}: k={chosen[family][0]}, warm starts={chosen[family][1]}, "
-              f"score-model pool={chosen[family][2] or 'none'} "
-              f"(expected regret @{trials} on the other families {scores[a, b, c]:.3f})", flush=True)
+                        for d, refined in enumerate(refine):
+                            picks = refined_picks(bench, prior, refiner, u, count, trials - count if refined else 0)
+                            scores[a, b, c, d] += expected_regret_at(regret, picks, trials) / len(inner)
+        a, b, c, d = np.unravel_index(np.argmin(scores), scores.shape)
+        count = WARM_START_CHOICES[b]
+        chosen[family] = (K_CHOICES[a], count, pools[c], trials - count if refine[d] else 0)
+        print(f"  held out {family}: k={chosen[family][0]}, warm starts={count}, "
+              f"score-model pool={chosen[family][2] or 'none'}, refinements={chosen[family][3]} "
+              f"(expected regret @{trials} on the other families {scores[a, b, c, d]:.3f})", flush=True)
     return chosen
 
 
 _BENCH: Benchmark | None = None
 
 
-def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, int]]) -> None:
+def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, int, int]]) -> None:
     global _BENCH
     from threadpoolctl import threadpool_limits
 
@@ -381,6 +422,10 @@ def main() -> None:
                              f"for {','.join(map(str, POOL_CHOICES))}. 0 uses the nearest tasks' best configs (no "
                              "score model); N > 0 draws warm starts from the N configs a score model trained on "
                              "the history predicts best (default: 0, the published study)")
+    parser.add_argument("--refine", choices=("off", "auto"), default="off",
+                        help="off: the prior's warm starts, then NGOpt (default, the published study); auto: the "
+                             "tuning chooses per held-out family whether prior-guided refinement (refine.py) follows "
+                             "the warm starts up to trial 10 (with --k and --warm-starts fixed: always)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results",
                         help="folder of summary.json, curves.npz and regret.png (default: the published results/)")
@@ -425,12 +470,16 @@ def main() -> None:
         parser.error(f"--pools sizes must be 0 (no score model) or more, got {args.pools}")
     if pools != (0,) and args.out.resolve() == published.resolve():
         parser.error("--pools with a score model is not the published study, so pass --out")
+    if args.refine == "auto" and args.out.resolve() == published.resolve():
+        parser.error("--refine auto is not the published study, so pass --out")
     if args.k and args.warm_starts and len(pools) == 1:
-        sizes = {family: (args.k, args.warm_starts, pools[0]) for family in set(bench.families)}
+        refinements = max(TUNED_AT - args.warm_starts, 0) if args.refine == "auto" else 0
+        sizes = {family: (args.k, args.warm_starts, pools[0], refinements) for family in set(bench.families)}
     else:
         print("prior sizes by leave-family-out on the history side:")
-        sizes = tune_prior_sizes(bench, pools=pools)
-        sizes = {family: (args.k or k, args.warm_starts or w, p) for family, (k, w, p) in sizes.items()}
+        sizes = tune_prior_sizes(bench, trials=TUNED_AT, pools=pools,
+                                 refine=REFINE_CHOICES if args.refine == "auto" else (False,))
+        sizes = {family: (args.k or k, args.warm_starts or w, p, r) for family, (k, w, p, r) in sizes.items()}
         print(f"  tuned in {time.perf_counter() - start:.0f}s")
     print(f"{len(targets)} target tasks, {args.seeds} seeds, {len(methods)} methods, {TRIALS} trials each")
 
@@ -452,7 +501,8 @@ def main() -> None:
     by_family = family_table(summary["regret"], [bench.families[t] for t in targets], methods)
     (args.out / "summary.json").write_text(json.dumps(
         {"table": summary["table"], "by_family": by_family,
-         "prior_sizes": {family: {"k": k, "warm_starts": w, "pool": p} for family, (k, w, p) in sorted(sizes.items())}},
+         "prior_sizes": {family: {"k": k, "warm_starts": w, "pool": p, "refinements": r}
+                         for family, (k, w, p, r) in sorted(sizes.items())}},
         indent=1))
     plot(summary["regret"], args.out / "regret.png", methods)
 
