@@ -48,6 +48,11 @@ class ParamPrior:
     spread: float = 1.0 / 6.0
     weights: Sequence[float] | None = None
 
+    def __post_init__(self) -> None:
+        if not math.isfinite(float(self.spread)):
+            raise ConfigError(f"invalid prior spread {self.spread!r} (center {self.center!r}): expected a finite "
+                              f"fraction of the range, which is clamped to [{MIN_PRIOR_SPREAD}, {MAX_PRIOR_SPREAD}]")
+
 
 def _check_condition(when: Mapping[str, Any] | None) -> dict[str, tuple]:
     if when is None:

@@ -48,7 +48,6 @@ def task_meta_features(cfg: DictConfig) -> dict[str, float]:
 
 def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     """Run (or resume) the study that `cfg.hpo` describes into `run_dir`."""
-    from atlas_jax.errors import ConfigError
     from atlas_jax.hpo import TrainingObjective, run_study
     from atlas_jax.hpo.objective import config_overrides
     from atlas_jax.launch import config_dir
@@ -59,6 +58,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     from atlas_jax.train.run_folder import check_study_config
 
     hpo = cfg.hpo
+    _check_prior_config(hpo.prior)
     trials_path = Path(run_dir) / TRIALS_FILE
     check_study_config(run_dir, cfg, has_trials=trials_path.is_file() and trials_path.stat().st_size > 0)
     space = build_space(hpo.space)
@@ -79,8 +79,6 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
             logger.info("meta-history %s has no other task yet, so this study runs without a prior%s",
                         meta_history.path, "; it will be recorded there for later tasks" if hpo.prior.record else "")
         pool = int(hpo.prior.pool)
-        if pool < 0:
-            raise ConfigError(f"hpo.prior.pool must be 0 (nearest-task prior) or a positive number of configs, got {pool}")
         # The score model's transfer check leaves whole tasks out, so it needs 3 or more past tasks.
         score_model = fit_score_model(space, past) if pool and len(past) >= 3 else None
         if pool and past and (score_model is None or len(score_model.tasks) < 3):
@@ -126,6 +124,17 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
             logger.info("meta-history %s already contains these %d trials of task %s", history_info["path"],
                         len(trials), _task_name(cfg))
     return SearchOutcome(result, space, objective, features, prior, history_info)
+
+
+def _check_prior_config(prior: DictConfig) -> None:
+    """Reject invalid `hpo.prior` sizes before any data is read, whether or not the prior is enabled."""
+    from atlas_jax.errors import ConfigError
+
+    checks = (("k", 1, "past tasks"), ("warm_starts", 0, "configs"), ("pool", 0, "configs (0: nearest-task prior)"))
+    for key, lowest, unit in checks:
+        value = int(prior[key])
+        if value < lowest:
+            raise ConfigError(f"invalid hpo.prior.{key}={value}: expected {lowest} or more {unit}")
 
 
 def _task_name(cfg: DictConfig) -> str:

@@ -149,6 +149,12 @@ def test_prior_spread_has_floor():
     assert ng_param.sigma.value > 0.0
 
 
+@pytest.mark.parametrize("spread", [float("nan"), float("inf")])
+def test_prior_rejects_nonfinite_spread(spread):
+    with pytest.raises(ConfigError, match="invalid prior spread"):
+        ParamPrior(center=0.5, spread=spread)
+
+
 def test_int_prior_sets_center():
     param = Int(8, 128, step=8)
     ng_param = param.to_nevergrad(ParamPrior(center=64, spread=0.1))

@@ -138,11 +138,17 @@ def same_config(a, b):
     return all(a[k] == pytest.approx(b[k], rel=1e-6) if isinstance(a[k], float) else a[k] == b[k] for k in a)
 
 
-def test_hpo_task_rejects_negative_pool(tmp_path):
+@pytest.mark.parametrize("override, key", [
+    (["hpo.prior.enabled=true", "hpo.prior.pool=-1"], "hpo.prior.pool"),
+    (["hpo.prior.pool=-1"], "hpo.prior.pool"),  # checked even with the prior off
+    (["hpo.prior.enabled=true", "hpo.prior.k=0"], "hpo.prior.k"),
+    (["hpo.prior.enabled=true", "hpo.prior.warm_starts=-1"], "hpo.prior.warm_starts"),
+])
+def test_hpo_task_rejects_bad_prior_sizes(tmp_path, override, key):
     from atlas_jax.errors import ConfigError
     from atlas_jax.tasks import hpo
 
-    overrides = small_overrides(tmp_path, "hpo") + ["hpo.prior.enabled=true", "hpo.prior.pool=-1"]
-    with pytest.raises(ConfigError, match="hpo.prior.pool"):
+    overrides = small_overrides(tmp_path, "hpo") + override
+    with pytest.raises(ConfigError, match=key):
         hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
     assert not (tmp_path / "run" / "trials.jsonl").exists()
