@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "file_writer.h"
 #include "graph_errors.h"
 
 namespace atlas {
@@ -78,19 +79,7 @@ class InputFile {
   InputFile& operator=(const InputFile&) = delete;
 
   // Read exactly `n` bytes at `offset` unless the file ends first; returns the count read.
-  size_t read_at(void* out, size_t n, uint64_t offset) const {
-    size_t done = 0;
-    while (done < n) {
-      const ssize_t r = ::pread(fd_, static_cast<char*>(out) + done, n - done, offset + done);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw_io_error("cannot read", path_);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    return done;
-  }
+  size_t read_at(void* out, size_t n, uint64_t offset) const { return read_fully(fd_, out, n, offset, path_); }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
