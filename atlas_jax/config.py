@@ -153,8 +153,37 @@ MODEL_SCHEMAS: dict[str, type] = {
 }
 
 
+# Maximum length of a run-folder name, in UTF-8 bytes. Most file systems allow 255 bytes per name.
+MAX_FOLDER_NAME = 200
+
+
+def folder_name(overrides: str) -> str:
+    """Turn Hydra's `override_dirname` into one safe folder name.
+
+    A "/" in an override value (a file path) would nest folders, so it becomes "%2F"
+    (and "%" becomes "%25", so distinct overrides keep distinct names). A name longer
+    than `MAX_FOLDER_NAME` bytes keeps its start and ends with a hash of the whole.
+    """
+    import hashlib
+
+    name = overrides.replace("%", "%25").replace("/", "%2F")
+    if name in ("", ".", ".."):
+        return name.replace(".", "%2E")
+    encoded = name.encode()
+    if len(encoded) > MAX_FOLDER_NAME:
+        digest = hashlib.sha1(encoded).hexdigest()[:12]
+        # Cut on a character boundary: a partial UTF-8 sequence at the end is dropped.
+        start = encoded[:MAX_FOLDER_NAME - 13].decode(errors="ignore")
+        name = f"{start}-{digest}"
+    return name
+
+
 def register_configs() -> None:
-    """Register every schema in Hydra's ConfigStore (idempotent)."""
+    """Register every schema in Hydra's ConfigStore and the `atlas_folder` resolver (idempotent)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("atlas_folder"):
+        OmegaConf.register_new_resolver("atlas_folder", folder_name)
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="data", name="base_data", node=DataConfig)

@@ -81,6 +81,40 @@ def test_cnn_run_folder_and_summary(tmp_path):
     assert (folders[0] / ".hydra" / "config.yaml").exists()
 
 
+def test_path_override_makes_one_folder(tmp_path):
+    history = tmp_path / "meta" / "history.jsonl"
+    result = run_atlas([*FAST, f"hpo.prior.history={history}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folders = [p.parent for p in (tmp_path / "runs" / "digits_cnn").rglob("summary.json")]
+    assert len(folders) == 1
+    assert folders[0].parent == tmp_path / "runs" / "digits_cnn"
+    assert f"hpo.prior.history={str(history).replace('/', '%2F')}" in folders[0].name
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ("", ""),
+    ("a=1,b=x", "a=1,b=x"),
+    ("data.path=/tmp/d/x.csv", "data.path=%2Ftmp%2Fd%2Fx.csv"),
+    ("a=50%2F", "a=50%252F"),  # a literal %2F stays distinct from an escaped "/"
+])
+def test_folder_name_escapes_slashes(overrides, expected):
+    from atlas_jax.config import folder_name
+
+    assert folder_name(overrides) == expected
+
+
+def test_folder_name_shortens_long_names():
+    from atlas_jax.config import MAX_FOLDER_NAME, folder_name
+
+    first, second = folder_name("k=" + "a" * 300), folder_name("k=" + "a" * 299 + "b")
+    assert len(first) == MAX_FOLDER_NAME
+    assert len(second) == MAX_FOLDER_NAME
+    assert first != second
+    wide = folder_name("k=" + "\u00e9" * 300)  # two UTF-8 bytes per character
+    assert len(wide.encode()) <= MAX_FOLDER_NAME
+    assert wide.startswith("k=\u00e9")
+
+
 def test_multirun_makes_one_folder_per_value(tmp_path):
     result = run_atlas(["-m", "optim.learning_rate=0.001,0.003", *FAST], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
