@@ -65,8 +65,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         "retrained_on": retrained_on,
         "test_accuracy": final["test_accuracy"],
         "test_loss": final["test_loss"],
+        # This invocation's times: a rerun that resumes reports only the work it did. The
+        # totals over every run are trial_seconds (all trials) and retrain_wall_time_s.
         "search_seconds": search_seconds,
         "wall_time_s": time.perf_counter() - start,
+        "retrain_wall_time_s": final.get("wall_time_s"),
         # Hydra sweepers minimise this: the best trial's validation loss, never a test number.
         "objective": best.loss,
     }

@@ -49,6 +49,7 @@ def test_automl_task_uses_history(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "first" / "final" / "metrics.jsonl").read_text().splitlines()]
     assert "val" not in {r["split"] for r in rows}
     assert final["test_accuracy"] == first["test_accuracy"]
+    assert first["retrain_wall_time_s"] == final["wall_time_s"]
     # A rerun may not resume that retrain on other splits.
     from atlas_jax.errors import AtlasError
 
