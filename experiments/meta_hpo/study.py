@@ -9,6 +9,9 @@ family is held out). The ablation gives NGOpt a misleading prior: a history whos
 accuracies are shuffled across configs, or the k least similar tasks in place of
 the nearest.
 
+With `--hold-out task`, a target's history leaves out only the target itself, so the
+other tasks of its family count as past tasks.
+
 With `--refine auto`, the tuning may also follow the warm starts with prior-guided
 refinement (refine.py): the best trial's neighbours that the nearest tasks score highest.
 
@@ -139,16 +142,19 @@ class Benchmark:
 
         # {held-out family: (k, warm starts, pool, refinements)}
         self.sizes: dict[str, tuple[int, int, int, int]] = {}
+        self.hold_out = "family"  # what a target's history leaves out: its whole family, or the task only
         self._priors: dict[tuple[int, str], object] = {}
         self._models: dict[tuple, object] = {}
 
     def history(self, target: int, shuffled_seed: int | None = None,
                 exclude_families: tuple[str, ...] = ()) -> list[TaskRecord]:
-        """Past studies of every task outside the target's family (the full grid of each)."""
+        """Past studies of every task outside the target's family, or with `hold_out="task"` of every
+        other task (the full grid of each)."""
         records = []
         rng = np.random.default_rng(shuffled_seed) if shuffled_seed is not None else None
         for t, name in enumerate(self.tasks):
-            if self.families[t] == self.families[target] or self.families[t] in exclude_families:
+            same = t == target if self.hold_out == "task" else self.families[t] == self.families[target]
+            if same or self.families[t] in exclude_families:
                 continue
             scores = self.accuracy[t]
             if rng is not None:
@@ -332,7 +338,7 @@ def tune_prior_sizes(bench: Benchmark, trials: int = 10, pools: tuple[int, ...] 
 _BENCH: Benchmark | None = None
 
 
-def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, int, int]]) -> None:
+def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, int, int]], hold_out: str) -> None:
     global _BENCH
     from threadpoolctl import threadpool_limits
 
@@ -342,6 +348,7 @@ def _init(grid_path: str, features_path: str, sizes: dict[str, tuple[int, int, i
     threadpool_limits(1)
     _BENCH = Benchmark(Path(grid_path), Path(features_path))
     _BENCH.sizes = sizes
+    _BENCH.hold_out = hold_out
 
 
 def _work(job: tuple[str, int, int]) -> tuple[str, int, int, np.ndarray]:
@@ -426,6 +433,10 @@ def main() -> None:
                         help="off: the prior's warm starts, then NGOpt (default, the published study); auto: the "
                              "tuning chooses per held-out family whether prior-guided refinement (refine.py) follows "
                              "the warm starts up to trial 10 (with --k and --warm-starts fixed: always)")
+    parser.add_argument("--hold-out", choices=("family", "task"), default="family",
+                        help="what each target's history leaves out: its whole family (default, the published "
+                             "study) or only the target task, so its family's other tasks are past tasks; task "
+                             "needs --k and --warm-starts, since the tuning holds out families")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results",
                         help="folder of summary.json, curves.npz and regret.png (default: the published results/)")
@@ -470,6 +481,11 @@ def main() -> None:
         parser.error(f"--pools sizes must be 0 (no score model) or more, got {args.pools}")
     if pools != (0,) and args.out.resolve() == published.resolve():
         parser.error("--pools with a score model is not the published study, so pass --out")
+    if args.hold_out == "task" and args.out.resolve() == published.resolve():
+        parser.error("--hold-out task is not the published study, so pass --out")
+    if args.hold_out == "task" and not (args.k and args.warm_starts):
+        parser.error("--hold-out task needs --k and --warm-starts: the tuning of the prior sizes holds out families")
+    bench.hold_out = args.hold_out
     if args.refine == "auto" and args.out.resolve() == published.resolve():
         parser.error("--refine auto is not the published study, so pass --out")
     if args.k and args.warm_starts and len(pools) == 1:
@@ -486,7 +502,7 @@ def main() -> None:
     jobs = [(m, t, s) for t in targets for m in methods for s in range(args.seeds)]
     curves = np.zeros((len(methods), len(targets), args.seeds, TRIALS))
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_init,
-                                                   initargs=(str(args.grid), str(args.features), sizes)) as pool:
+                                                   initargs=(str(args.grid), str(args.features), sizes, args.hold_out)) as pool:
         for done, (method, target, seed, curve) in enumerate(pool.imap_unordered(_work, jobs, chunksize=4), 1):
             curves[methods.index(method), targets.index(target), seed] = curve
             if done % 200 == 0 or done == len(jobs):
