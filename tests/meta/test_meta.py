@@ -1,6 +1,9 @@
 """Meta-features, history and the k-nearest-task prior."""
 
+import fcntl
 import json
+import threading
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -85,21 +88,6 @@ def test_history_skips_equal_rerun_record(tmp_path):
     assert len(history.path.read_text().splitlines()) == 2
 
 
-def test_history_ends_cut_last_line_before_appending(tmp_path, caplog):
-    history = MetaHistory(tmp_path / "h.jsonl")
-    history.add(TaskRecord("a", {"log_samples": 1.0}))
-    with open(history.path, "a") as handle:
-        handle.write('{"task": "broken", "feat')
-    with caplog.at_level("WARNING"):
-        assert history.add(TaskRecord("b", {"log_samples": 2.0}))
-    assert "was cut" in caplog.text
-    # The cut line is now a middle line, so loading names it instead of gluing "b" onto it.
-    with pytest.raises(AtlasError, match="line 2 of .*hpo.prior.enabled=false"):
-        history.load()
-    lines = history.path.read_text().splitlines()
-    assert json.loads(lines[-1])["task"] == "b"
-
-
 def test_history_unreadable_files_raise_atlas_error(tmp_path):
     binary = tmp_path / "binary.jsonl"
     binary.write_bytes(b'{"task": "a"}\n\xff\xfe\n')
@@ -109,6 +97,215 @@ def test_history_unreadable_files_raise_atlas_error(tmp_path):
     folder.mkdir()
     with pytest.raises(AtlasError, match="cannot read meta-history"):
         MetaHistory(folder).load()
+
+
+def full_features(value=1.0):
+    return {name: value for name in FEATURE_NAMES}
+
+
+def record_line(task, features=None, **fields):
+    """One history line as `MetaHistory.add` writes it, without the newline."""
+    return json.dumps({"task": task, "features": features if features is not None else full_features(),
+                       "trials": [{"values": {"x": 0.1}, "metric": 0.5}], **fields})
+
+
+def test_history_add_removes_cut_last_line(tmp_path, caplog):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    history.add(TaskRecord("a", full_features(1.0)))
+    history.add(TaskRecord("b", full_features(2.0)))
+    cut = '{"task": "broken", "feat'
+    with open(history.path, "a") as handle:
+        handle.write(cut)
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        assert [r.task for r in history.load()] == ["a", "b"]
+    assert "cut last line" in caplog.text
+    caplog.clear()
+
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        assert history.add(TaskRecord("c", full_features(3.0)))
+    assert f"removing a partial last line ({len(cut)} bytes) from meta-history {history.path}" in caplog.text
+    lines = history.path.read_text().split("\n")
+    assert lines[-1] == ""
+    assert [json.loads(line)["task"] for line in lines[:-1]] == ["a", "b", "c"]
+
+    # The next add and load see a clean file: no error and no further warning.
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        assert history.add(TaskRecord("d", full_features(4.0)))
+        records = history.load()
+    assert [r.task for r in records] == ["a", "b", "c", "d"]
+    assert records[0].features == full_features(1.0)
+    assert caplog.text == ""
+
+
+def test_history_add_ends_complete_last_line(tmp_path, caplog):
+    path = tmp_path / "h.jsonl"
+    first, second = record_line("a"), record_line("b")
+    path.write_text(f"{first}\n{second}")  # a complete record without its newline, as some editors save
+    history = MetaHistory(path)
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        assert [r.task for r in history.load()] == ["a", "b"]
+        assert history.add(TaskRecord("c", full_features()))
+    assert caplog.text == ""
+    assert path.read_text() == f"{first}\n{second}\n{json.dumps(asdict(TaskRecord('c', full_features())))}\n"
+    assert [r.task for r in history.load()] == ["a", "b", "c"]
+
+
+def test_history_add_removes_cut_only_line(tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"task": "a", "fea')
+    history = MetaHistory(path)
+    assert history.load() == []
+    assert history.add(TaskRecord("b", full_features()))
+    assert path.read_text() == json.dumps(asdict(TaskRecord("b", full_features()))) + "\n"
+
+
+def test_history_newline_ended_bad_json_raises(tmp_path):
+    # A writer ends every line with "\n" last, so a line that has its newline is complete and
+    # broken JSON there is an error, not a cut line to skip.
+    path = tmp_path / "h.jsonl"
+    path.write_text(record_line("a") + '\n{"task": "b", "fea\n')
+    with pytest.raises(AtlasError, match="invalid history record on line 2 of .*fix or delete line 2"):
+        MetaHistory(path).load()
+    with pytest.raises(AtlasError, match="invalid history record on line 2"):
+        MetaHistory(path).add(TaskRecord("c", full_features()))
+    assert path.read_text() == record_line("a") + '\n{"task": "b", "fea\n'
+
+
+WRONG_SHAPES = [
+    # pytest.param(line, words the message must contain, id=case)
+    pytest.param('{"task": "a", "features": "abc", "trials": []}', ["'features'", "found a string"],
+                 id="features string"),
+    pytest.param('{"task": "a", "features": {}, "trials": [{"metric": 0.5}]}', ["trials[0]", "missing 'values'"],
+                 id="trial without values"),
+    pytest.param('{"task": "a", "features": {}, "trials": "none"}', ["'trials'", "found a string"],
+                 id="trials string"),
+    pytest.param("[1, 2, 3]", ["JSON object", "found an array"], id="array line"),
+    pytest.param("null", ["JSON object", "found null"], id="null line"),
+    pytest.param('{"task": "a", "features": {}, "trials": [5]}', ["trials[0]", "found a number"],
+                 id="trial number"),
+    pytest.param('{"task": "a", "features": {}, "trials": [{"values": [1], "metric": 0.5}]}',
+                 ["trials[0]['values']", "found an array"], id="values array"),
+    pytest.param('{"task": "a", "features": {}, "trials": [{"values": {}}]}', ["trials[0]", "missing 'metric'"],
+                 id="trial without metric"),
+    pytest.param('{"task": "a", "features": {}, "trials": [{"values": {}, "metric": "0.5"}]}',
+                 ["trials[0]['metric']", "found a string"], id="metric string"),
+    pytest.param('{"task": "a", "features": {}, "trials": [{"values": {}, "metric": true}]}',
+                 ["trials[0]['metric']", "found a boolean"], id="metric boolean"),
+    pytest.param('{"task": "a", "features": {"log_samples": "5"}}', ["features['log_samples']", "found a string"],
+                 id="feature string"),
+    pytest.param('{"task": "a", "features": {"log_samples": [5]}}', ["features['log_samples']", "found an array"],
+                 id="feature array"),
+    pytest.param('{"task": 5, "features": {}}', ["'task'", "found a number"], id="task number"),
+    pytest.param('{"features": {}}', ["missing field 'task'"], id="without task"),
+    pytest.param('{"task": "a"}', ["missing field 'features'"], id="without features"),
+    pytest.param('{"task": "a", "features": {}, "mode": "best"}', ["'mode'", "'max' or 'min'", '"best"'],
+                 id="unknown mode"),
+    pytest.param('{"task": "a", "features": {}, "space": null}', ["'space'", "found null"], id="space null"),
+    pytest.param('{"task": "a", "features": {}, "color": "red"}', ["unknown field 'color'"], id="unknown field"),
+]
+
+
+@pytest.mark.parametrize("line,words", WRONG_SHAPES)
+@pytest.mark.parametrize("place", ["middle", "last", "last without newline"])
+def test_history_wrong_shape_raises(tmp_path, line, words, place):
+    path = tmp_path / "h.jsonl"
+    if place == "middle":
+        path.write_text(f"{record_line('a')}\n{line}\n{record_line('b')}\n")
+    elif place == "last":
+        path.write_text(f"{record_line('a')}\n{line}\n")
+    else:
+        path.write_text(f"{record_line('a')}\n{line}")
+    with pytest.raises(AtlasError) as caught:
+        MetaHistory(path).load()
+    message = str(caught.value)
+    assert f"invalid history record on line 2 of {path}" in message
+    for word in words:
+        assert word in message
+    assert "fix or delete line 2" in message
+
+    # add reads the file first, so it raises too and leaves the file as it was.
+    before = path.read_bytes()
+    with pytest.raises(AtlasError, match="on line 2 of"):
+        MetaHistory(path).add(TaskRecord("c", full_features()))
+    assert path.read_bytes() == before
+
+
+def test_history_reads_null_feature_and_metric(tmp_path):
+    path = tmp_path / "h.jsonl"
+    features = {**full_features(), "log_samples": None}
+    trials = [{"values": {"x": 1}, "metric": None}, {"values": {"x": 2}, "metric": 0.5}]
+    path.write_text(json.dumps({"task": "a", "features": features, "trials": trials}) + "\n")
+    [record] = MetaHistory(path).load()
+    assert np.isnan(record.features["log_samples"])
+    assert np.isnan(feature_vector(record.features)[FEATURE_NAMES.index("log_samples")])
+    assert record.top(5) == [{"values": {"x": 2}, "metric": 0.5}]
+
+
+def test_task_record_top_skips_non_finite_metrics():
+    trials = [{"values": {"x": i}, "metric": metric}
+              for i, metric in enumerate([0.2, float("nan"), 0.9, float("inf"), None, 0.5, float("-inf")])]
+    assert [t["values"]["x"] for t in TaskRecord("a", {}, trials).top(3)] == [2, 5, 0]
+    assert [t["values"]["x"] for t in TaskRecord("a", {}, trials, mode="min").top(3)] == [0, 5, 2]
+
+
+def test_history_warns_on_sparse_features(tmp_path, caplog):
+    path = tmp_path / "h.jsonl"
+    half = dict(list(full_features().items())[:len(FEATURE_NAMES) // 2])
+    path.write_text("\n".join([
+        record_line("full"),
+        record_line("sparse", {"log_samples": 5.0}),
+        record_line("half", half),
+        record_line("unknown names", {"log_sample": 5.0, "log_samples": 5.0}),
+    ]) + "\n")
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        MetaHistory(path).load()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    total = len(FEATURE_NAMES)
+    assert f"task 'sparse' on line 2 (1 of {total})" in warnings[0]
+    assert f"task 'half' on line 3 ({len(half)} of {total})" in warnings[0]
+    assert f"task 'unknown names' on line 4 (1 of {total})" in warnings[0]
+    assert "'full'" not in warnings[0]
+    assert str(path) in warnings[0]
+    assert "only the meta-features both tasks have" in warnings[0]
+
+
+def test_history_sparse_warning_skips_replaced_record(tmp_path, caplog):
+    path = tmp_path / "h.jsonl"
+    path.write_text(record_line("a", {"log_samples": 5.0}) + "\n" + record_line("a") + "\n")
+    with caplog.at_level("WARNING", logger="atlas_jax.meta.history"):
+        [record] = MetaHistory(path).load()
+    assert record.features == full_features()
+    assert caplog.text == ""
+
+
+def test_history_add_rejects_invalid_record(tmp_path):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    history.add(TaskRecord("a", full_features()))
+    before = history.path.read_bytes()
+    with pytest.raises(ValueError, match="'features' must be a JSON object.*found a string"):
+        history.add(TaskRecord("b", "abc"))
+    with pytest.raises(ValueError, match="'mode' must be 'max' or 'min'"):
+        history.add(TaskRecord("b", full_features(), mode="maximize"))
+    assert history.path.read_bytes() == before
+
+
+def test_history_add_waits_for_lock(tmp_path):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    history.add(TaskRecord("a", full_features()))
+    before = history.path.read_bytes()
+    with open(history.path, "rb") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        writer = threading.Thread(target=history.add, args=(TaskRecord("b", full_features()),))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive()
+        assert history.path.read_bytes() == before
+        fcntl.flock(holder, fcntl.LOCK_UN)
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert [r.task for r in history.load()] == ["a", "b"]
 
 
 def test_distances_pick_similar_task():
