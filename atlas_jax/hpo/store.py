@@ -90,8 +90,8 @@ class StudyStore:
                 record = TrialRecord(**raw)
             except (json.JSONDecodeError, TypeError) as error:
                 raise AtlasError(
-                    f"invalid record on line {number} of {self.path}: {error}; "
-                    "move the file away to start a fresh study"
+                    f"invalid record on line {number} of {self.path}: {error}; fix or delete that line to resume "
+                    "with the other trials, or move the file away to start a fresh study"
                 ) from error
             records[record.trial] = record
         return dict(sorted(records.items()))

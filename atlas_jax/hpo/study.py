@@ -18,8 +18,13 @@ from atlas_jax.hpo.outputs import write_best, write_plot
 from atlas_jax.hpo.store import StudyStore, TrialRecord, now
 from atlas_jax.hpo.trial import Objective, Trial, execute_trial
 from atlas_jax.search import ParamPrior, Space
+from atlas_jax.train.run_folder import lock_run_folder
 
 logger = logging.getLogger(__name__)
+
+# Asks in a row that may repeat a finished config before the study runs the repeat anyway
+# (a small discrete space can run out of new configs).
+MAX_DUPLICATE_ASKS = 100
 
 # Accepted spellings of the optimizers that the docs name; any other nevergrad registry name works too.
 OPTIMIZER_ALIASES = {"random": "RandomSearch", "de": "DE", "cma": "CMA", "pso": "PSO", "ngopt": "NGOpt",
@@ -144,6 +149,20 @@ def run_study(
             "both must be at least 1"
         )
     study_dir = Path(study_dir)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    with lock_run_folder(study_dir):  # a second process on the same study would run every trial twice
+        return _run_locked(objective, space, study_dir, optimizer=optimizer, budget=budget, num_workers=num_workers,
+                           executor=executor, metric=metric, mode=mode, max_steps=max_steps, asha=asha, seed=seed,
+                           prior=prior, warm_starts=warm_starts, max_failures=max_failures,
+                           max_infeasible=max_infeasible, slurm=slurm)
+
+
+def _run_locked(objective: Objective, space: Space, study_dir: Path, *, optimizer: str, budget: int,
+                num_workers: int, executor: str | Any, metric: str, mode: str, max_steps: Optional[int],
+                asha: Optional[tuple[int, int]], seed: int, prior: Optional[Mapping[str, ParamPrior]],
+                warm_starts: Sequence[Mapping[str, Any]], max_failures: int, max_infeasible: Optional[int],
+                slurm: Optional[dict]) -> StudyResult:
+    """Run the study of `run_study` while holding the lock on `study_dir`."""
     store = StudyStore(study_dir)
     scheduler = None
     if asha is not None:
@@ -187,6 +206,7 @@ def run_study(
     trial_count = sum(1 for r in records.values() if r.status != "infeasible")
     failures = sum(1 for r in records.values() if r.status == "failed")
     infeasible = sum(1 for r in records.values() if r.status == "infeasible")
+    duplicates = 0  # asks in a row that repeated a finished trial's config
 
     def submit(record: TrialRecord, candidate: Any) -> None:
         record.status, record.started_at = "running", now()
@@ -204,6 +224,14 @@ def run_study(
             while len(pending) < num_workers and trial_count + len(rerun) < budget:
                 candidate = ng_optimizer.ask()
                 values = space.from_nevergrad(candidate.value)
+                known = _finished_twin(values, records.values())
+                if known is not None and duplicates < MAX_DUPLICATE_ASKS:
+                    # A config that already finished: its loss is known, so tell it instead of training it again.
+                    # This happens most after a resume, when the optimizer proposes its starting point again.
+                    duplicates += 1
+                    ng_optimizer.tell(candidate, known.loss)
+                    continue
+                duplicates = 0
                 violations = space.violations(values)
                 record = TrialRecord(next_id, "running", values, space.to_overrides(values), violations=violations)
                 next_id += 1
@@ -253,6 +281,25 @@ def run_study(
     write_best(study_dir, result.best, space)
     write_plot(study_dir / "best_so_far.png", result.records, mode, metric)
     return result
+
+
+def _finished_twin(values: Mapping[str, Any], records: Any) -> Optional[TrialRecord]:
+    """Return a complete trial whose config equals `values` (floats within a relative 1e-9), else None."""
+    for record in records:
+        if record.status != "complete" or record.loss is None or record.values.keys() != values.keys():
+            continue
+        if all(_same_value(record.values[key], values[key]) for key in values):
+            return record
+    return None
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return a == b
 
 
 def _outcome(future: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -10,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from atlas_jax.errors import NonFiniteLossError
 from atlas_jax.hpo.asha import ASHAScheduler, TrialPruned
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,7 +63,11 @@ def execute_trial(objective: Objective, trial: Trial) -> dict[str, Any]:
                    "metrics": {"step": pruned.step, "value": pruned.value}}
     except Exception as error:  # noqa: BLE001 - a failed trial must not stop the study
         message = f"{type(error).__name__}: {error}"
-        logger.warning("trial %d failed: %s", trial.id, message)
+        if isinstance(error, NonFiniteLossError):
+            # The training loop's advice is for a single run; in a study the searched range is what to change.
+            message += (". In a study, narrow the searched range instead, such as "
+                        "hpo.space.bounds.optim.learning_rate=[LOW,HIGH]")
+        # The study logs the failure from the returned outcome, so the worker does not log it too.
         outcome = {"status": "failed", "error": message, "traceback": traceback.format_exc(limit=20)}
     outcome["duration_s"] = time.perf_counter() - start
     return outcome

@@ -201,3 +201,54 @@ def test_study_resume_completed_is_noop(tmp_path):
     assert second.best.trial == first.best.trial
     third = run_study(SyntheticObjective(space), space, tmp_path, budget=6, executor="inline", max_steps=20)
     assert len(third.complete) == 6
+
+
+@pytest.mark.parametrize("first, second", [(3, 4), (3, 6), (2, 5)])
+def test_resumed_study_runs_no_config_twice(tmp_path, first, second):
+    space = toy_space()
+    run_study(SyntheticObjective(space), space, tmp_path, budget=first, executor="inline", max_steps=20)
+    result = run_study(SyntheticObjective(space), space, tmp_path, budget=second, executor="inline", max_steps=20)
+    configs = [tuple(sorted(r.values.items())) for r in result.complete]
+    assert len(result.complete) == second
+    assert len(set(configs)) == len(configs)
+
+
+def test_study_folder_lock_rejects_second_process(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from atlas_jax.train.run_folder import lock_run_folder\n"
+        f"with lock_run_folder({str(tmp_path)!r}):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        space = toy_space()
+        started = time.perf_counter()
+        with pytest.raises(AtlasError, match="in use by another process"):
+            run_study(SyntheticObjective(space), space, tmp_path, budget=2, executor="inline", max_steps=20)
+        assert time.perf_counter() - started < 5.0
+        assert not (tmp_path / "trials.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def _diverging_objective(trial):
+    from atlas_jax.errors import NonFiniteLossError
+
+    raise NonFiniteLossError("training loss became nan at step 3; stopped")
+
+
+def test_diverged_trial_points_to_search_bounds(tmp_path):
+    from atlas_jax.hpo import Trial
+    from atlas_jax.hpo.trial import execute_trial
+
+    outcome = execute_trial(_diverging_objective, Trial(0, {"x": 0.5}, ["x=0.5"], tmp_path / "trial"))
+    assert outcome["status"] == "failed"
+    assert "training loss became nan" in outcome["error"]
+    assert "hpo.space.bounds.optim.learning_rate" in outcome["error"]
