@@ -44,5 +44,5 @@ class HPOConfig:
     asha: ASHAConfig = field(default_factory=ASHAConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
     slurm: dict = field(default_factory=dict)  # submitit executor parameters (timeout_min, slurm_partition, ...)
-    retrain: bool = True  # automl task: retrain the best config on train+val before the test evaluation
+    retrain: bool = True  # automl task: true retrains the best config on train+val, false on train only (trials keep no model); then one test evaluation
     retrain_steps: Optional[int] = None  # automl task: train.steps of the retrain; null: the trial steps

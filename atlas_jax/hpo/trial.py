@@ -64,7 +64,7 @@ def execute_trial(objective: Objective, trial: Trial) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - a failed trial must not stop the study
         message = f"{type(error).__name__}: {error}"
         if isinstance(error, NonFiniteLossError):
-            # The training loop's advice is for a single run; in a study the searched range is what to change.
+            # The training loop's advice is for a single run. In a study, the searched range is what to change.
             message += (". In a study, narrow the searched range instead, such as "
                         "hpo.space.bounds.optim.learning_rate=[LOW,HIGH]")
         # The study logs the failure from the returned outcome, so the worker does not log it too.

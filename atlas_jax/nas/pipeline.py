@@ -64,6 +64,11 @@ def validate(cfg: NASConfig) -> None:
         raise ConfigError(f"nas.rescore_top must be 0 (no rescoring) or more, got {cfg.rescore_top}")
     if cfg.screen_examples is not None and cfg.screen_examples < 1:
         raise ConfigError(f"nas.screen_examples must be at least 1 or null (off), got {cfg.screen_examples}")
+    if not 0.0 <= cfg.mutation_prob <= 1.0:
+        raise ConfigError(f"nas.mutation_prob must be in [0, 1], got {cfg.mutation_prob}")
+    for key in ("generations", "mutations", "crossovers"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"nas.{key} must be 0 or more, got {getattr(cfg, key)}")
     if not cfg.screen_z > 0:
         raise ConfigError(f"nas.screen_z must be positive, got {cfg.screen_z}")
 

@@ -88,7 +88,8 @@ def get_space(name: str, bounds: Mapping[str, Any] | None = None, **bound_overri
     if name not in _SPACES:
         raise ConfigError(
             f"unknown search space '{name}'; registered spaces: {', '.join(sorted(_SPACES))}. "
-            "Import the module that registers it (hpo.space.module) or use 'module:name'."
+            "Import the module that registers it (hpo.space.module or nas.space.module, next to the name) "
+            "or use 'module:name'."
         )
     factory = _SPACES[name]
     accepted = inspect.signature(factory).parameters

@@ -31,6 +31,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     from atlas_jax.hpo import Trial
     from atlas_jax.tasks.hpo import run_search, study_summary
     from atlas_jax.train import train_and_evaluate, write_json
+    from atlas_jax.train.run_folder import RunConfigChanged
 
     start = time.perf_counter()
     outcome = run_search(cfg, run_dir / "search")
@@ -56,7 +57,14 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         dataset = dataclasses.replace(dataset, train=merged)
     # A model retrained on train+val has no held-out validation split, so its run writes test
     # metrics only: readers take the summary at face value.
-    final = train_and_evaluate(final_cfg, run_dir / "final", dataset=dataset, validate=not cfg.hpo.retrain)
+    try:
+        final = train_and_evaluate(final_cfg, run_dir / "final", dataset=dataset, validate=not cfg.hpo.retrain)
+    except RunConfigChanged as error:
+        raise AtlasError(
+            f"the retrain in {run_dir / 'final'} has checkpoints of another config ({error.details}), for example "
+            f"from another hpo.retrain_steps, or another best trial after hpo.budget grew; delete "
+            f"{run_dir / 'final'} to retrain with this config (the search in {run_dir / 'search'} is kept)"
+        ) from None
 
     summary = {
         "task": "automl",

@@ -48,6 +48,7 @@ def task_meta_features(cfg: DictConfig) -> dict[str, float]:
 
 def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     """Run (or resume) the study that `cfg.hpo` describes into `run_dir`."""
+    from atlas_jax.errors import AtlasError
     from atlas_jax.hpo import TrainingObjective, run_study
     from atlas_jax.hpo.objective import config_overrides
     from atlas_jax.launch import config_dir
@@ -58,7 +59,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     from atlas_jax.train.run_folder import check_study_config
 
     hpo = cfg.hpo
-    _check_prior_config(hpo.prior)
+    _check_hpo_config(hpo)
     trials_path = Path(run_dir) / TRIALS_FILE
     check_study_config(run_dir, cfg, has_trials=trials_path.is_file() and trials_path.stat().st_size > 0)
     space = build_space(hpo.space)
@@ -113,9 +114,15 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         from atlas_jax.meta import TaskRecord
 
         trials = [{"values": r.values, "metric": r.metric} for r in result.complete]
-        written = MetaHistory(hpo.prior.history).add(
-            TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode, space=str(hpo.space.name))
-        )
+        try:
+            written = MetaHistory(hpo.prior.history).add(
+                TaskRecord(_task_name(cfg), features, trials, mode=hpo.mode, space=str(hpo.space.name))
+            )
+        except (OSError, AtlasError) as error:
+            # The study itself is complete and saved, so a history that cannot be written loses only the record.
+            logger.warning("cannot record this study in meta-history %s (%s); later tasks will not learn from it. "
+                           "Make the file writable, or set hpo.prior.record=false", history_info["path"], error)
+            return SearchOutcome(result, space, objective, features, prior, history_info)
         history_info["recorded"] = True
         if written:
             logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
@@ -126,15 +133,22 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
     return SearchOutcome(result, space, objective, features, prior, history_info)
 
 
-def _check_prior_config(prior: DictConfig) -> None:
-    """Reject invalid `hpo.prior` sizes before any data is read, whether or not the prior is enabled."""
+def _check_hpo_config(hpo: DictConfig) -> None:
+    """Reject invalid `hpo` values before any data is read (the prior's sizes whether or not it is enabled)."""
     from atlas_jax.errors import ConfigError
 
-    checks = (("k", 1, "past tasks"), ("warm_starts", 0, "configs"), ("pool", 0, "configs (0: nearest-task prior)"))
+    checks = (("budget", 1, "trials"), ("num_workers", 1, "trials at a time"), ("max_failures", 0, "failed trials"),
+              ("prior.k", 1, "past tasks"), ("prior.warm_starts", 0, "configs"),
+              ("prior.pool", 0, "configs (0: nearest-task prior)"))
     for key, lowest, unit in checks:
-        value = int(prior[key])
+        value = int(OmegaConf.select(hpo, key))
         if value < lowest:
-            raise ConfigError(f"invalid hpo.prior.{key}={value}: expected {lowest} or more {unit}")
+            raise ConfigError(f"invalid hpo.{key}={value}: expected {lowest} or more {unit}")
+    for key, default in (("trial_steps", "the experiment's train.steps"), ("retrain_steps", "hpo.trial_steps")):
+        if hpo[key] is not None and int(hpo[key]) < 1:
+            raise ConfigError(f"invalid hpo.{key}={hpo[key]}: expected 1 or more training steps, or null for {default}")
+    if hpo.mode not in ("max", "min"):
+        raise ConfigError(f"invalid hpo.mode={hpo.mode!r}: expected max or min (the direction of hpo.metric)")
 
 
 def _task_name(cfg: DictConfig) -> str:

@@ -74,6 +74,14 @@ def _save(path: Path, cfg: Any) -> None:
     tmp.replace(path)
 
 
+class RunConfigChanged(AtlasError):
+    """Error raised when a run folder's checkpoints come from a run with another config."""
+
+    def __init__(self, message: str, details: str) -> None:
+        super().__init__(message)
+        self.details = details  # the changed keys, as "key: old -> new, ..."
+
+
 def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: bool) -> None:
     """Record the run's config on first start; on restart, reject a changed config.
 
@@ -90,9 +98,10 @@ def check_run_config(run_dir: Path, cfg: Any, *, has_checkpoints: bool, resume: 
     if has_checkpoints and path.exists():
         details = _changes(path, cfg)
         if details:
-            raise AtlasError(
+            raise RunConfigChanged(
                 f"run folder {run_dir} contains a run with a different config ({details}); "
-                "resume it with its original config, or choose another folder (hydra.run.dir=...)"
+                "resume it with its original config, or choose another folder (hydra.run.dir=...)",
+                details,
             )
     if not path.exists() or not has_checkpoints:
         _save(path, cfg)

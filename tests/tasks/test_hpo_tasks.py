@@ -55,6 +55,10 @@ def test_automl_task_uses_history(tmp_path):
 
     with pytest.raises(AtlasError, match=r"hpo.retrain=true"):
         automl.run(compose_config(config_dir(), overrides + ["hpo.retrain=false"]), tmp_path / "first")
+    # Nor resume it for another length: the message says to delete final/ and keeps the search.
+    with pytest.raises(AtlasError, match=r"train.steps: 20 -> 40.*delete .*final"):
+        automl.run(compose_config(config_dir(), overrides + ["hpo.retrain_steps=40"]), tmp_path / "first")
+    assert (tmp_path / "first" / "search" / "trials.jsonl").exists()
 
     # A second task (breast_cancer) gets wine as its nearest neighbour and warm starts from it.
     second_overrides = [o.replace("experiment=wine_mlp", "experiment=breast_cancer_mlp") for o in overrides]
@@ -144,8 +148,13 @@ def same_config(a, b):
     (["hpo.prior.pool=-1"], "hpo.prior.pool"),  # checked even with the prior off
     (["hpo.prior.enabled=true", "hpo.prior.k=0"], "hpo.prior.k"),
     (["hpo.prior.enabled=true", "hpo.prior.warm_starts=-1"], "hpo.prior.warm_starts"),
+    (["hpo.budget=-1"], "hpo.budget"),
+    (["hpo.max_failures=-1"], "hpo.max_failures"),
+    (["hpo.trial_steps=0"], "hpo.trial_steps"),
+    (["hpo.retrain_steps=0"], "hpo.retrain_steps"),
+    (["hpo.mode=maximum"], "hpo.mode"),
 ])
-def test_hpo_task_rejects_bad_prior_sizes(tmp_path, override, key):
+def test_hpo_task_rejects_bad_values(tmp_path, override, key):
     from atlas_jax.errors import ConfigError
     from atlas_jax.tasks import hpo
 
@@ -153,3 +162,21 @@ def test_hpo_task_rejects_bad_prior_sizes(tmp_path, override, key):
     with pytest.raises(ConfigError, match=key):
         hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
     assert not (tmp_path / "run" / "trials.jsonl").exists()
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), "atlas"])
+def test_unwritable_history_keeps_study_summary(tmp_path, monkeypatch, caplog, error):
+    from atlas_jax.errors import AtlasError
+    from atlas_jax.meta import MetaHistory
+    from atlas_jax.tasks import hpo
+
+    def refuse(self, record):
+        raise AtlasError(f"cannot write meta-history {self.path}: read-only") if error == "atlas" else error
+
+    monkeypatch.setattr(MetaHistory, "add", refuse)
+    overrides = small_overrides(tmp_path, "hpo") + ["hpo.prior.enabled=true", "hpo.budget=1"]
+    with caplog.at_level("WARNING", logger="atlas_jax.tasks.hpo"):
+        summary = hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
+    assert summary["meta_history"]["recorded"] is False
+    assert (tmp_path / "run" / "summary.json").exists()
+    assert any("hpo.prior.record=false" in r.getMessage() for r in caplog.records)
