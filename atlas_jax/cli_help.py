@@ -11,8 +11,12 @@ import inspect
 import re
 import typing
 from pathlib import Path
+from typing import Any
 
 _FIELD_COMMENT = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")
+
+# Width of the key column; longer keys push their default one space to the right.
+KEY_WIDTH = 36
 
 USAGE = """\
 usage: atlas [-m] [group=option ...] [key=value ...]
@@ -40,29 +44,38 @@ def _comments(cls: type) -> dict[str, str]:
     return comments
 
 
-def _default(field: dataclasses.Field) -> str:
+def _default_value(field: dataclasses.Field) -> Any:
     if field.default is not dataclasses.MISSING:
-        return repr(field.default) if field.default != "???" else "required"
+        return field.default
     if field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        value = field.default_factory()  # type: ignore[misc]
-        return "" if dataclasses.is_dataclass(value) else repr(value)
-    return "required"
+        return field.default_factory()  # type: ignore[misc]
+    return dataclasses.MISSING
 
 
-def describe_schema(cls: type, prefix: str = "") -> list[str]:
-    """Describe each leaf key of dataclass `cls` in one line: dotted name, default and meaning."""
+def _describe(value: Any) -> str:
+    return "required" if value is dataclasses.MISSING or value == "???" else repr(value)
+
+
+def describe_schema(cls: type, prefix: str = "", defaults: Any = None) -> list[str]:
+    """Describe each leaf key of dataclass `cls` in one line: dotted name, default and meaning.
+
+    `defaults` is the instance whose values are shown, such as the one a parent's
+    `default_factory` builds (it can differ from `cls`'s own defaults); None uses `cls`'s.
+    """
     lines = []
     comments = _comments(cls)
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         kind = hints.get(field.name)
+        value = getattr(defaults, field.name) if defaults is not None else _default_value(field)
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            lines.extend(describe_schema(kind, f"{prefix}{field.name}."))
+            nested = value if dataclasses.is_dataclass(value) else None
+            lines.extend(describe_schema(kind, f"{prefix}{field.name}.", nested))
             continue
         if kind is typing.Any:
             continue  # a group whose schema depends on the chosen option; listed separately
         name = f"{prefix}{field.name}"
-        lines.append(f"  {name:<28} {_default(field):<14} {comments.get(field.name, '')}")
+        lines.append(f"  {name:<{KEY_WIDTH}} {_describe(value):<14} {comments.get(field.name, '')}".rstrip())
     return lines
 
 

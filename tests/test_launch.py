@@ -125,6 +125,16 @@ def test_multirun_makes_one_folder_per_value(tmp_path):
     assert "optim.learning_rate=0.003" in names[1]
 
 
+def test_help_shows_nested_factory_defaults():
+    from atlas_jax.cli_help import help_text
+
+    lines = {line.split()[0]: line for line in help_text(config_dir()).splitlines() if line.startswith("  ")}
+    assert "'nas_cnn'" in lines["nas.space.name"]
+    assert "'atlas_jax.nas.spaces'" in lines["nas.space.module"]
+    assert "'mlp'" in lines["hpo.space.name"]
+    assert "score model" in lines["hpo.prior.pool"]
+
+
 def test_help_lists_groups_and_key_meanings(tmp_path):
     result = run_atlas(["--help"], tmp_path, timeout=60)
     assert result.returncode == 0

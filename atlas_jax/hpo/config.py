@@ -21,10 +21,9 @@ class PriorConfig:
     history: Optional[str] = None  # history file (JSONL) of past studies; null: ~/.cache/atlas_jax/meta_history.jsonl
     k: int = 3  # number of most similar past tasks that form the prior
     warm_starts: int = 3  # past configs (a portfolio over the nearest tasks) evaluated before the optimizer explores
-    # 0: warm starts come from the nearest tasks' best configs. N > 0: a score model trained on every
-    # past trial (meta-features and config -> score) ranks the past configs for this task, and the
-    # warm starts come from its N best-ranked ones.
-    pool: int = 0
+    # N > 0: a score model trained on every past trial (meta-features and config -> score) ranks the
+    # past configs for this task, and the warm starts come from its N best-ranked ones.
+    pool: int = 0  # configs a score model picks the warm starts from; 0: the nearest tasks' best configs
     record: bool = True  # append this study's results to the history when it finishes
 
 
