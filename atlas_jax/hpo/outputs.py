@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,14 +23,25 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def write_best(study_dir: Path, best: Optional[TrialRecord], space: Space) -> None:
+def write_best(study_dir: Path, best: Optional[TrialRecord], space: Space,
+               experiment: Optional[Callable[[TrialRecord], str]] = None) -> None:
     """Write the best trial's config as `best_overrides.txt` (one override per line) and
-    `best_experiment.yaml` (a `# @package _global_` experiment for `conf/experiment/`)."""
+    `best_experiment.yaml` (a `# @package _global_` experiment for `conf/experiment/`).
+
+    Args:
+        experiment: builds the whole experiment file of a trial (see `experiment_yaml`).
+            Without it the file holds only the searched values, which apply on top of
+            the study's base experiment.
+    """
     if best is None:
         return
     study_dir = Path(study_dir)
     header = f"# Best of the study in {study_dir}: trial {best.trial}, metric {best.metric}\n"
     _write_atomic(study_dir / BEST_OVERRIDES, header + "\n".join(best.overrides) + "\n")
+    if experiment is not None:
+        package, rest = experiment(best).split("\n", 1)  # Hydra reads the package line first
+        _write_atomic(study_dir / BEST_EXPERIMENT, f"{package}\n{header}{rest}")
+        return
 
     groups = {k: v for k, v in best.values.items() if "." not in k}
     keys = {k: v for k, v in best.values.items() if "." in k}
@@ -39,6 +51,26 @@ def write_best(study_dir: Path, best: Optional[TrialRecord], space: Space) -> No
         lines += [f"  - override /{group}: {option}" for group, option in groups.items()]
     lines += _yaml_lines(Space.nest(keys), indent=0)
     _write_atomic(study_dir / BEST_EXPERIMENT, "\n".join(lines) + "\n")
+
+
+def experiment_yaml(cfg: Any, config_dir: Path, name: str, skip: tuple[str, ...] = ("hpo", "hydra")) -> str:
+    """Write a composed config as a self-contained `# @package _global_` experiment.
+
+    Each top-level node whose `name` is an option of the config group of the same name
+    becomes a `defaults` override, and every value is written out. So the experiment
+    recomposes `cfg` (less the `skip` keys) from the root config, whatever experiment it
+    came from. The experiment runs one training run (`task: train`) named `name`.
+    """
+    from omegaconf import OmegaConf
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    groups = [f"  - override /{key}: {node['name']}" for key, node in container.items()
+              if key not in skip and isinstance(node, dict) and "name" in node
+              and (Path(config_dir) / key / f"{node['name']}.yaml").is_file()]
+    body = {key: node for key, node in container.items() if key not in skip}
+    body["task"], body["name"] = "train", name
+    lines = ["# @package _global_", "defaults:", *groups, ""] if groups else ["# @package _global_"]
+    return "\n".join(lines + _yaml_lines(body, indent=0)) + "\n"
 
 
 def _yaml_lines(node: dict[str, Any], indent: int) -> list[str]:

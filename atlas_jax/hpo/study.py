@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -107,6 +107,7 @@ def run_study(
     max_failures: int = 5,
     max_infeasible: Optional[int] = None,
     slurm: Optional[dict] = None,
+    experiment: Optional[Callable[[TrialRecord], str]] = None,
 ) -> StudyResult:
     """Run (or resume) a study in `study_dir` and return its trials.
 
@@ -135,6 +136,8 @@ def run_study(
         max_failures: failed trials tolerated before the study raises.
         max_infeasible: constraint-violating asks tolerated (default 50 * budget).
         slurm: submitit parameters for the "slurm" and "submitit_local" executors.
+        experiment: builds the whole experiment file of a trial for `best_experiment.yaml`
+            (see `write_best`); None writes the searched values only.
 
     Raises:
         ConfigError: for invalid arguments.
@@ -154,14 +157,14 @@ def run_study(
         return _run_locked(objective, space, study_dir, optimizer=optimizer, budget=budget, num_workers=num_workers,
                            executor=executor, metric=metric, mode=mode, max_steps=max_steps, asha=asha, seed=seed,
                            prior=prior, warm_starts=warm_starts, max_failures=max_failures,
-                           max_infeasible=max_infeasible, slurm=slurm)
+                           max_infeasible=max_infeasible, slurm=slurm, experiment=experiment)
 
 
 def _run_locked(objective: Objective, space: Space, study_dir: Path, *, optimizer: str, budget: int,
                 num_workers: int, executor: str | Any, metric: str, mode: str, max_steps: Optional[int],
                 asha: Optional[tuple[int, int]], seed: int, prior: Optional[Mapping[str, ParamPrior]],
                 warm_starts: Sequence[Mapping[str, Any]], max_failures: int, max_infeasible: Optional[int],
-                slurm: Optional[dict]) -> StudyResult:
+                slurm: Optional[dict], experiment: Optional[Callable[[TrialRecord], str]]) -> StudyResult:
     """Run the study of `run_study` while holding the lock on `study_dir`."""
     store = StudyStore(study_dir)
     scheduler = None
@@ -271,14 +274,14 @@ def _run_locked(objective: Objective, space: Space, study_dir: Path, *, optimize
                             f"{record.error}. See {study_dir / 'trials.jsonl'}"
                         )
                 _log_trial(record, records.values(), mode)
-                write_best(study_dir, _best(records.values()), space)
+                write_best(study_dir, _best(records.values()), space, experiment)
             rerun = []
     finally:
         if isinstance(executor, str):
             shutdown(pool)
 
     result = StudyResult(list(records.values()), _best(records.values()), study_dir, told=ng_optimizer.num_tell)
-    write_best(study_dir, result.best, space)
+    write_best(study_dir, result.best, space, experiment)
     write_plot(study_dir / "best_so_far.png", result.records, mode, metric)
     return result
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -107,6 +108,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
         max_steps=max_steps, asha=asha, seed=int(hpo.seed),
         prior=prior.params if prior else None, warm_starts=prior.warm_starts if prior else (),
         max_failures=int(hpo.max_failures), slurm=OmegaConf.to_container(hpo.slurm, resolve=True),
+        experiment=partial(_best_experiment, objective, Path(run_dir), max_steps, f"{cfg.name}_best"),
     )
 
     # Stage 3: remember this task for later studies.
@@ -131,6 +133,16 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
             logger.info("meta-history %s already contains these %d trials of task %s", history_info["path"],
                         len(trials), _task_name(cfg))
     return SearchOutcome(result, space, objective, features, prior, history_info)
+
+
+def _best_experiment(objective: Any, run_dir: Path, steps: Optional[int], name: str, record: Any) -> str:
+    """Build the self-contained experiment file of a trial: its whole composed config."""
+    from atlas_jax.hpo import Trial
+    from atlas_jax.hpo.outputs import experiment_yaml
+    from atlas_jax.launch import config_dir
+
+    trial = Trial(record.trial, record.values, record.overrides, run_dir / "trials" / f"{record.trial:04d}")
+    return experiment_yaml(objective.trial_config(trial, steps=steps), config_dir(), name)
 
 
 def _check_hpo_config(hpo: DictConfig) -> None:

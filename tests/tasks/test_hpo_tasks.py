@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from atlas_jax.hpo import compose_config
 from atlas_jax.launch import config_dir
@@ -180,3 +181,28 @@ def test_unwritable_history_keeps_study_summary(tmp_path, monkeypatch, caplog, e
     assert summary["meta_history"]["recorded"] is False
     assert (tmp_path / "run" / "summary.json").exists()
     assert any("hpo.prior.record=false" in r.getMessage() for r in caplog.records)
+
+
+def test_best_experiment_recomposes_best_trial(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from atlas_jax.config import register_configs
+    from atlas_jax.tasks import hpo
+
+    overrides = small_overrides(tmp_path, "hpo") + ["hpo.budget=2"]
+    summary = hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
+    experiments = tmp_path / "extra" / "experiment"
+    experiments.mkdir(parents=True)
+    (experiments / "qa_best.yaml").write_text((tmp_path / "run" / "best_experiment.yaml").read_text())
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config",
+                      overrides=[f"hydra.searchpath=[file://{tmp_path / 'extra'}]", "experiment=qa_best"])
+    assert cfg.task == "train"
+    assert cfg.model.name == "mlp"
+    assert cfg.data.name == "wine"
+    assert cfg.train.steps == 20  # the trials' hpo.trial_steps
+    for path, value in summary["best_values"].items():
+        composed = OmegaConf.select(cfg, path)
+        assert composed == pytest.approx(value, rel=1e-9) if isinstance(value, float) else composed == value
