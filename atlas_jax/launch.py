@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -52,6 +53,30 @@ def check_group_overrides(argv: list[str], conf: Path) -> str | None:
     return None
 
 
+def check_output_dir(argv: list[str], cwd: Path) -> str | None:
+    """Return a one-line error when the run folder's location cannot be written, else None.
+
+    Hydra creates the folder before any of our code runs, and its own failure is a
+    traceback. This checks the `hydra.run.dir` or `hydra.sweep.dir` given on the command
+    line, or the default `runs/` and `multirun/` under `cwd`: the nearest existing folder
+    on the way must be a writable directory.
+    """
+    targets = [arg.split("=", 1)[1] for arg in argv if arg.split("=", 1)[0] in ("hydra.run.dir", "hydra.sweep.dir")]
+    for target in targets or ["runs", "multirun"]:
+        path = Path(target).expanduser()
+        path = path if path.is_absolute() else cwd / path
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            return (f"error: cannot create the run folder {path}: {existing} is a file, not a folder; "
+                    "choose another folder with hydra.run.dir=PATH")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return (f"error: cannot write the run folder {path}: {existing} is not writable (read-only file system "
+                    "or permissions); choose another folder with hydra.run.dir=PATH")
+    return None
+
+
 def main() -> None:
     """Console entry point of `atlas`."""
     import hydra
@@ -65,7 +90,7 @@ def main() -> None:
 
         print(help_text(conf), end="")
         return
-    message = check_group_overrides(sys.argv[1:], conf)
+    message = check_group_overrides(sys.argv[1:], conf) or check_output_dir(sys.argv[1:], Path.cwd())
     if message:
         print(message, file=sys.stderr)
         sys.exit(2)

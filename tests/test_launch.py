@@ -20,6 +20,23 @@ def test_unknown_model_is_one_line_naming_valid_models(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_output_dir_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run_atlas([*FAST, f"hydra.run.dir={tmp_path / 'file' / 'run'}"], tmp_path, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "is a file, not a folder" in lines[0]
+    assert "hydra.run.dir=PATH" in lines[0]
+
+
+def test_output_dir_check_accepts_new_nested_folders(tmp_path):
+    from atlas_jax.launch import check_output_dir
+
+    assert check_output_dir([f"hydra.run.dir={tmp_path / 'a' / 'b'}"], tmp_path) is None
+    assert check_output_dir([], tmp_path) is None
+
+
 def test_group_check_accepts_sweeps_of_valid_options():
     assert check_group_overrides(["model=cnn,mlp", "train.steps=3"], config_dir()) is None
     assert "unknown optim 'rmsprop'" in check_group_overrides(["optim=adamw,rmsprop"], config_dir())
