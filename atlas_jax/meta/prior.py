@@ -241,8 +241,8 @@ def _task_scores(space: Space, record: TaskRecord, configs: list[dict[str, Any]]
     """
     runs, metrics = [], []
     for trial in record.trials:
-        if trial.get("metric") is None:
-            continue
+        if trial.get("metric") is None or not np.isfinite(trial["metric"]):
+            continue  # a failed or diverged trial has no score to learn from
         try:
             runs.append(space.encode(space.validate(trial["values"], check_constraints=False)))
         except ConfigError:

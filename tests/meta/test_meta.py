@@ -350,6 +350,26 @@ def test_prior_centers_on_neighbor_optimum():
     assert parametrization.value["lr"] == pytest.approx(prior.params["lr"].center)
 
 
+def test_prior_ignores_nonfinite_past_metrics():
+    features = {"log_samples": 5.0, "landmark_linear": 0.9}
+    clean = history_with_optimum("task", features, lr=1e-3, act="tanh")
+    poisoned = TaskRecord("task", features, clean.trials + [
+        {"values": {"lr": 5e-2, "width": 16, "act": "gelu"}, "metric": float("nan")},
+        {"values": {"lr": 1e-4, "width": 256, "act": "relu"}, "metric": float("inf")},
+    ])
+    expected = build_prior(space(), features, [clean], k=1, warm_starts=2, top=3)
+    prior = build_prior(space(), features, [poisoned], k=1, warm_starts=2, top=3)
+    assert prior.warm_starts == expected.warm_starts
+    assert prior.params == expected.params
+    # Each past config keeps its score: the non-finite trials do not enter the scaling.
+    from atlas_jax.meta.prior import _task_scores
+
+    configs = [trial["values"] for trial in clean.trials]
+    clean_scores, _ = _task_scores(space(), clean, configs)
+    poisoned_scores, _ = _task_scores(space(), poisoned, configs)
+    np.testing.assert_allclose(poisoned_scores, clean_scores, rtol=0, atol=1e-12)
+
+
 def test_prior_skips_configs_outside_space():
     record = TaskRecord("other", {"log_samples": 5.0}, [{"values": {"momentum": 0.9}, "metric": 1.0}])
     prior = build_prior(space(), {"log_samples": 5.0}, [record])
