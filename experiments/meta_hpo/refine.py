@@ -18,6 +18,7 @@ on this task steers the search even when the past tasks disagree about it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +28,12 @@ from atlas_jax.errors import ConfigError
 from atlas_jax.meta import MetaPrior, TaskRecord
 from atlas_jax.meta.prior import normalise_scores
 from atlas_jax.search import Choice, Float, Int, ParamPrior, Space
+from atlas_jax.search.params import MAX_PRIOR_SPREAD, MIN_PRIOR_SPREAD
 
 DEFAULT_STEP = 0.15  # unit-coordinate step of a Float or Int without a prior spread
+# Largest unit-coordinate distance at which two values of a parameter count as equal, so
+# that exp/log round-off (from_unit(0.0) of a log Float is not exactly `low`) is no move.
+UNIT_TOLERANCE = 1e-9
 
 
 def _key(values: Mapping[str, Any]) -> tuple:
@@ -42,11 +47,14 @@ def neighbours(space: Space, values: Mapping[str, Any],
     Args:
         space: the search space.
         values: a valid config of `space`.
-        steps: {path: unit-coordinate step} for Float and Int parameters; a missing path
-            takes `DEFAULT_STEP`. An Int always moves by at least one grid step.
+        steps: {path: unit-coordinate step} for Float and Int parameters, such as a prior's
+            spread. Each is clamped to [MIN_PRIOR_SPREAD, MAX_PRIOR_SPREAD], as the nevergrad
+            parametrization clamps a spread. A missing or non-finite step takes
+            `DEFAULT_STEP`. An Int always moves by at least one grid step.
 
     Returns:
         Configs in the space's canonical form, each validated (constraints included).
+        A move within `UNIT_TOLERANCE` of the current value is no move.
         A change that activates a conditional parameter gives it the middle of its
         range; one that deactivates a parameter drops it.
     """
@@ -67,14 +75,15 @@ def neighbours(space: Space, values: Mapping[str, Any],
                 options = [option for i, option in enumerate(param.options) if i != index]
         elif isinstance(param, (Float, Int)):
             step = float(steps.get(path, DEFAULT_STEP))
+            step = min(max(step, MIN_PRIOR_SPREAD), MAX_PRIOR_SPREAD) if math.isfinite(step) else DEFAULT_STEP
             unit = param.to_unit(current)
             for direction in (-1.0, 1.0):
                 moved = param.from_unit(min(max(unit + direction * step, 0.0), 1.0))
-                if isinstance(param, Int) and moved == current:
+                if isinstance(param, Int) and abs(param.to_unit(moved) - unit) < UNIT_TOLERANCE:
                     # The step was under one grid point: take the next grid point that way.
                     moved = param.check(current + int(direction) * param.step, path) \
                         if param.low <= current + int(direction) * param.step <= param.high else current
-                if moved != current:
+                if abs(param.to_unit(moved) - unit) >= UNIT_TOLERANCE:
                     options.append(moved)
         for option in options:
             candidate = dict(base)
@@ -139,22 +148,30 @@ class Refiner:
         """Build the refiner of a prior from the past tasks it names as neighbours.
 
         Each neighbour weighs 1 / (1 + its meta-feature distance), as in the prior's portfolio.
-        Past trials outside `space` are skipped.
+        Past trials outside `space` and trials without a finite metric are skipped.
         """
         records = {record.task: record for record in history}
         tables = []
         for task, _ in prior.neighbors:
             runs, metrics = [], []
             for trial in records[task].trials:
+                metric = trial.get("metric")
+                if metric is None or not math.isfinite(float(metric)):
+                    continue
                 try:
                     runs.append(space.encode(space.validate(trial["values"], check_constraints=False)))
                 except ConfigError:
                     continue
-                metrics.append(float(trial["metric"]))
+                metrics.append(float(metric))
             sign = 1.0 if records[task].mode == "max" else -1.0
             tables.append((np.nan_to_num(np.array(runs).reshape(len(runs), len(space.params)), nan=-1.0),
                            normalise_scores(sign * np.array(metrics)) if metrics else np.zeros(0)))
         return cls(space, tables, [1.0 / (1.0 + distance) for _, distance in prior.neighbors], prior.params)
+
+    def _points(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode configs as float[configs, params] unit coordinates, with inactive parameters as -1."""
+        points = [self.space.encode(self.space.validate(c, check_constraints=False)) for c in configs]
+        return np.nan_to_num(np.array(points).reshape(len(points), len(self.space.params)), nan=-1.0)
 
     def score(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Compute the weighted past-task score of each config (higher is better)."""
@@ -179,7 +196,9 @@ class Refiner:
             seen: configs already run or running, which are never proposed.
 
         Returns:
-            A valid config, or None when no finished trial has an unseen neighbour.
+            A valid config, or None when no finished trial has an unseen neighbour. A config
+            within `UNIT_TOLERANCE` of a seen or finished one, in every unit coordinate,
+            counts as seen.
         """
         if mode not in ("max", "min"):
             raise ConfigError(f"invalid mode {mode!r}: expected max or min")
@@ -187,10 +206,14 @@ class Refiner:
                   if metric is not None and np.isfinite(metric)]
         sign = -1.0 if mode == "max" else 1.0
         usable.sort(key=lambda item: sign * item[1])
-        excluded = {_key(self.space.validate(values, check_constraints=False)) for values in seen}
-        excluded |= {_key(self.space.validate(values, check_constraints=False)) for values, _ in usable}
+        excluded = self._points(list(seen) + [values for values, _ in finished])
         for values, _ in usable:
-            candidates = [c for c in neighbours(self.space, values, self.steps) if _key(c) not in excluded]
+            candidates = neighbours(self.space, values, self.steps)
+            if not candidates:
+                continue
+            gaps = np.abs(self._points(candidates)[:, None, :] - excluded[None, :, :])
+            known = np.all(gaps < UNIT_TOLERANCE, axis=-1).any(axis=1)
+            candidates = [c for c, is_known in zip(candidates, known) if not is_known]
             if candidates:
                 return candidates[int(np.argmax(self.score(candidates)))]
         return None

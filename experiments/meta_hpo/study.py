@@ -218,7 +218,9 @@ class Benchmark:
             parametrization = self.space.to_nevergrad(prior.params if prior else None)
             optimizer = create_optimizer("NGOpt", parametrization, TRIALS, 1, seed)
             warm = prior.warm_starts if prior else []
-            refinements = self.sizes.get(self.families[target], (0, 0, 0, 0))[3] if prior else 0
+            # Refine only after warm starts, and stop once the refiner has nothing left to propose,
+            # as refined_picks does. A prior that the transfer check dropped has no warm starts.
+            refinements = self.sizes.get(self.families[target], (0, 0, 0, 0))[3] if warm else 0
             finished = []
             for trial in range(TRIALS):
                 values = None
@@ -226,6 +228,8 @@ class Benchmark:
                     values = warm[trial]
                 elif trial < len(warm) + refinements:
                     values = refiner.propose(finished)
+                    if values is None:
+                        refinements = 0
                 if values is not None:
                     optimizer.suggest(self.space.to_nevergrad_value(values))
                 candidate = optimizer.ask()
@@ -447,12 +451,20 @@ def main() -> None:
         parser.error(f"--grid {args.grid} is not the published grid, so pass --out: {published} holds the "
                      "published study")
 
-    import nevergrad
-    import optuna
+    methods = tuple(args.methods.split(","))
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
 
+    import nevergrad
+
+    versions = f"python {platform.python_version()}, numpy {np.__version__}, nevergrad {nevergrad.__version__}"
+    if any(method.startswith("tpe") for method in methods):
+        import optuna  # from the bench extra, needed by the tpe methods only
+
+        versions += f", optuna {optuna.__version__}"
     print(f"machine: {platform.node()} {platform.machine()}, cpus={os.cpu_count()}")
-    print(f"versions: python {platform.python_version()}, numpy {np.__version__}, nevergrad {nevergrad.__version__}, "
-          f"optuna {optuna.__version__}")
+    print(f"versions: {versions}")
     print(f"command: {' '.join(sys.argv)}")
     logging.basicConfig(level=logging.WARNING)
     bench = Benchmark(args.grid, args.features)
@@ -468,10 +480,6 @@ def main() -> None:
         seen[family] = seen.get(family, 0) + 1
         if (seen[family] - 1) % strides.get(family, 1) == 0:
             targets.append(t)
-    methods = tuple(args.methods.split(","))
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        parser.error(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     start = time.perf_counter()
     try:
         pools = POOL_CHOICES if args.pools == "score-model" else tuple(int(p) for p in args.pools.split(","))
@@ -495,7 +503,11 @@ def main() -> None:
         print("prior sizes by leave-family-out on the history side:")
         sizes = tune_prior_sizes(bench, trials=TUNED_AT, pools=pools,
                                  refine=REFINE_CHOICES if args.refine == "auto" else (False,))
-        sizes = {family: (args.k or k, args.warm_starts or w, p, r) for family, (k, w, p, r) in sizes.items()}
+        # A tuned refinement count fills the trials after the tuned warm starts up to TUNED_AT,
+        # so a fixed warm-start count needs its own.
+        sizes = {family: (args.k or k, args.warm_starts or w, p,
+                          max(TUNED_AT - args.warm_starts, 0) if args.warm_starts and r > 0 else r)
+                 for family, (k, w, p, r) in sizes.items()}
         print(f"  tuned in {time.perf_counter() - start:.0f}s")
     print(f"{len(targets)} target tasks, {args.seeds} seeds, {len(methods)} methods, {TRIALS} trials each")
 
