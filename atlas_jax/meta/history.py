@@ -120,6 +120,10 @@ def _record_from_json(raw: dict[str, Any]) -> TaskRecord:
     return TaskRecord(**{**raw, "features": features})
 
 
+def _canonical(record: TaskRecord) -> str:
+    return json.dumps(asdict(record), sort_keys=True)
+
+
 def _present_features(record: TaskRecord) -> int:
     """Count the FEATURE_NAMES that the record has as finite numbers."""
     return sum(1 for name in FEATURE_NAMES if math.isfinite(record.features.get(name, math.nan)))
@@ -261,7 +265,8 @@ class MetaHistory:
             except OSError as error:
                 raise AtlasError(f"cannot lock and read meta-history {self.path}: {error}; {self._advice()}") from error
             latest = self._parse(self._decode(data), warn_cut=False)[0].get(record.task)
-            if latest is not None and asdict(latest) == raw:
+            # Compared as JSON text, because a NaN meta-feature is never equal to itself.
+            if latest is not None and _canonical(latest) == _canonical(_record_from_json(raw)):
                 return False
 
             keep = data.rfind(b"\n") + 1

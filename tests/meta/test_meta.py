@@ -280,6 +280,15 @@ def test_history_sparse_warning_skips_replaced_record(tmp_path, caplog):
     assert caplog.text == ""
 
 
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_history_add_skips_equal_record_with_missing_feature(tmp_path, missing):
+    history = MetaHistory(tmp_path / "h.jsonl")
+    features = {**full_features(), "landmark_linear": missing}
+    assert history.add(TaskRecord("a", features, [{"values": {"x": 1}, "metric": 0.5}]))
+    assert not history.add(TaskRecord("a", dict(features), [{"values": {"x": 1}, "metric": 0.5}]))
+    assert len(history.path.read_text().splitlines()) == 1
+
+
 def test_history_add_rejects_invalid_record(tmp_path):
     history = MetaHistory(tmp_path / "h.jsonl")
     history.add(TaskRecord("a", full_features()))
