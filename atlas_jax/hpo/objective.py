@@ -90,14 +90,21 @@ def config_overrides(cfg: Any, config_dir: str | Path, skip: tuple[str, ...] = (
     from atlas_jax.search.overrides import format_override
 
     container = OmegaConf.to_container(cfg, resolve=True)
+    groups = group_choices(container, config_dir)
     overrides: list[str] = []
     for key, node in container.items():
         if key in skip:
             continue
-        if isinstance(node, dict) and "name" in node and (Path(config_dir) / key / f"{node['name']}.yaml").is_file():
-            overrides.append(f"{key}={node['name']}")
+        if key in groups:
+            overrides.append(f"{key}={groups[key]}")
         overrides += [format_override(path, value) for path, value in _leaves(node, key)]
     return overrides
+
+
+def group_choices(container: dict[str, Any], config_dir: str | Path) -> dict[str, str]:
+    """Return {group: option} for each top-level node whose `name` is an option of the group of that name."""
+    return {key: node["name"] for key, node in container.items()
+            if isinstance(node, dict) and "name" in node and (Path(config_dir) / key / f"{node['name']}.yaml").is_file()}
 
 
 def _leaves(node: Any, prefix: str) -> list[tuple[str, Any]]:

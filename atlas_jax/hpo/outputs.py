@@ -63,10 +63,11 @@ def experiment_yaml(cfg: Any, config_dir: Path, name: str, skip: tuple[str, ...]
     """
     from omegaconf import OmegaConf
 
+    from atlas_jax.hpo.objective import group_choices
+
     container = OmegaConf.to_container(cfg, resolve=True)
-    groups = [f"  - override /{key}: {node['name']}" for key, node in container.items()
-              if key not in skip and isinstance(node, dict) and "name" in node
-              and (Path(config_dir) / key / f"{node['name']}.yaml").is_file()]
+    groups = [f"  - override /{key}: {option}" for key, option in group_choices(container, config_dir).items()
+              if key not in skip]
     body = {key: node for key, node in container.items() if key not in skip}
     body["task"], body["name"] = "train", name
     lines = ["# @package _global_", "defaults:", *groups, ""] if groups else ["# @package _global_"]

@@ -22,7 +22,7 @@ from atlas_jax.train.run_folder import lock_run_folder
 
 logger = logging.getLogger(__name__)
 
-# Asks in a row that may repeat a finished config before the study runs the repeat anyway
+# Optimizer proposals in a row that may repeat a finished config before the study runs the repeat anyway
 # (a small discrete space can run out of new configs).
 MAX_DUPLICATE_ASKS = 100
 
@@ -209,7 +209,7 @@ def _run_locked(objective: Objective, space: Space, study_dir: Path, *, optimize
     trial_count = sum(1 for r in records.values() if r.status != "infeasible")
     failures = sum(1 for r in records.values() if r.status == "failed")
     infeasible = sum(1 for r in records.values() if r.status == "infeasible")
-    duplicates = 0  # asks in a row that repeated a finished trial's config
+    duplicates = 0  # optimizer proposals in a row that repeated a finished trial's config
 
     def submit(record: TrialRecord, candidate: Any) -> None:
         record.status, record.started_at = "running", now()

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = Path("~/.cache/atlas_jax/meta_history.jsonl")
 
-# Max sparse records that the load warning names. It only counts the rest.
+# Maximum number of sparse records that the load warning lists by name. It only counts the rest.
 _MAX_SPARSE_LISTED = 5
 
 
@@ -250,7 +250,7 @@ class MetaHistory:
         raw = json.loads(line)
         problem = _shape_error(raw)
         if problem is not None:
-            raise ValueError(f"cannot add the record of task {record.task!r} to meta-history {self.path}: {problem}")
+            raise ValueError(f"invalid record of task {record.task!r}: {problem}; it was not added to meta-history {self.path}")
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

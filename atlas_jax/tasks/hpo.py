@@ -124,12 +124,12 @@ def run_search(cfg: DictConfig, run_dir: Path) -> SearchOutcome:
             # The study itself is complete and saved, so a history that cannot be written loses only the record.
             logger.warning("cannot record this study in meta-history %s (%s); later tasks will not learn from it. "
                            "Make the file writable, or set hpo.prior.record=false", history_info["path"], error)
-            return SearchOutcome(result, space, objective, features, prior, history_info)
-        history_info["recorded"] = True
+            written = None
+        history_info["recorded"] = written is not None
         if written:
             logger.info("recorded %d trials of task %s in meta-history %s", len(trials), _task_name(cfg),
                         history_info["path"])
-        else:
+        elif written is False:
             logger.info("meta-history %s already contains these %d trials of task %s", history_info["path"],
                         len(trials), _task_name(cfg))
     return SearchOutcome(result, space, objective, features, prior, history_info)

@@ -56,7 +56,7 @@ def test_automl_task_uses_history(tmp_path):
 
     with pytest.raises(AtlasError, match=r"hpo.retrain=true"):
         automl.run(compose_config(config_dir(), overrides + ["hpo.retrain=false"]), tmp_path / "first")
-    # Nor resume it for another length: the message says to delete final/ and keeps the search.
+    # Nor resume it for another length: the message names final/ to delete, and the search is kept.
     with pytest.raises(AtlasError, match=r"train.steps: 20 -> 40.*delete .*final"):
         automl.run(compose_config(config_dir(), overrides + ["hpo.retrain_steps=40"]), tmp_path / "first")
     assert (tmp_path / "first" / "search" / "trials.jsonl").exists()
@@ -171,10 +171,10 @@ def test_unwritable_history_keeps_study_summary(tmp_path, monkeypatch, caplog, e
     from atlas_jax.meta import MetaHistory
     from atlas_jax.tasks import hpo
 
-    def refuse(self, record):
+    def fail_to_write(self, record):
         raise AtlasError(f"cannot write meta-history {self.path}: read-only") if error == "atlas" else error
 
-    monkeypatch.setattr(MetaHistory, "add", refuse)
+    monkeypatch.setattr(MetaHistory, "add", fail_to_write)
     overrides = small_overrides(tmp_path, "hpo") + ["hpo.prior.enabled=true", "hpo.budget=1"]
     with caplog.at_level("WARNING", logger="atlas_jax.tasks.hpo"):
         summary = hpo.run(compose_config(config_dir(), overrides), tmp_path / "run")
